@@ -1,0 +1,101 @@
+"""The typer app and the one error boundary.
+
+Commands live one module per group in stackctl/commands/ and are found automatically.
+Nothing heavy is imported here: `stackctl --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stackctl import __version__, commands
+from stackctl.commands import options
+
+app = typer.Typer(
+    name="stackctl",
+    help="Deploy self-hosted apps as Docker Compose stacks on one server, repeatably and safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"stackctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="stackctl.toml to use (else $STACKCTL_CONFIG, ./stackctl.toml, /etc/stackctl/stackctl.toml)",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail; tracebacks on errors")
+    ] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")
+    ] = False,
+) -> None:
+    options.config_path = config
+    options.verbose = verbose
+
+
+for _module in pkgutil.iter_modules(commands.__path__):
+    if not _module.name.startswith("_") and _module.name != "options":
+        importlib.import_module(f"stackctl.commands.{_module.name}").register(app)
+
+
+def main() -> None:
+    """Entry point: run the app; turn every known error into `error: ...` plus a hint."""
+    try:
+        app(standalone_mode=False)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # the one boundary
+        sys.exit(_report(exc))
+
+
+def _report(exc: BaseException) -> int:
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
+        print("\nstopped by user; run the same command again to resume", file=sys.stderr)
+        return 130
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        return exc.exit_code
+    from stackctl import console
+    from stackctl.errors import EngineError, StackctlError
+
+    if options.verbose:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, StackctlError):
+        console.error(exc.message, exc.hint)
+        if isinstance(exc, EngineError) and exc.output and options.verbose:
+            console.err.print(exc.output, markup=False)
+        return exc.exit_code
+    console.error(
+        f"unexpected {type(exc).__name__}: {exc}",
+        "run again with -v for the traceback, and report it",
+    )
+    return 70

@@ -1,0 +1,113 @@
+"""`stackctl deploy`, `stackctl status`, `stackctl down`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("deploy")
+    def deploy(
+        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Show what would happen; change nothing")
+        ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite files changed by hand (a backup is kept)")
+        ] = False,
+        wait: Annotated[
+            int, typer.Option("--wait", help="Seconds to wait for the stack to become healthy")
+        ] = 300,
+        json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    ) -> None:
+        """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.deploy import deploy as run
+        from stackctl.engine import Engine
+        from stackctl.stack import open_stack
+        from stackctl.summary import print_report, report_json
+
+        loaded = open_stack(stack, site())
+        report = run(loaded, Engine(), dry_run=dry_run, force=force, wait_seconds=wait)
+        if json:
+            console.print_json(report_json(report))
+        else:
+            print_report(loaded, report)
+
+    @app.command("status")
+    def status(
+        stack: Annotated[
+            str | None, typer.Argument(help="Stack name (default: every deployed stack)")
+        ] = None,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Containers of each stack: state, health, image and published ports."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.engine import Engine
+        from stackctl.recipe import all_recipes
+        from stackctl.views import print_table
+
+        settings = site()
+        engine = Engine()
+        names = [stack] if stack else [n for n in all_recipes() if settings.stack_dir(n).is_dir()]
+        if stack:
+            from stackctl.recipe import get_recipe
+
+            get_recipe(stack)
+        rows = []
+        for name in names:
+            for c in engine.project_containers(name):
+                rows.append(
+                    {
+                        "stack": name,
+                        "service": c.service,
+                        "container": c.name,
+                        "state": c.state,
+                        "health": c.health,
+                        "ports": list(c.ports),
+                    }
+                )
+        if json:
+            console.print_json(rows)
+            return
+        if not rows:
+            console.info("no containers" + (f" for {stack}" if stack else ""))
+            return
+        print_table(
+            "stacks",
+            ["stack", "service", "container", "state", "health", "ports"],
+            [
+                [
+                    r["stack"],
+                    r["service"],
+                    r["container"],
+                    r["state"],
+                    r["health"],
+                    ", ".join(r["ports"]),
+                ]
+                for r in rows
+            ],
+        )
+
+    @app.command("down")
+    def down(stack: Annotated[str, typer.Argument(help="Stack name")]) -> None:
+        """Stop and remove the stack's containers. Data, secrets, files and the network stay."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.engine import Engine
+        from stackctl.stack import open_stack
+
+        loaded = open_stack(stack, site())
+        if not (loaded.dir / "docker-compose.yml").exists():
+            console.ok(f"{stack} has no compose file in {loaded.dir}; nothing to stop")
+            return
+        Engine().compose_down(loaded.dir, stack)
+        loaded.state.deployed = ""
+        loaded.state.save()
+        console.ok(
+            f"{stack} is down; data in {loaded.data_dir} and secrets in {loaded.dir}/.env are kept"
+        )

@@ -1,0 +1,36 @@
+"""`stackctl init`: write a commented starter stackctl.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        path: Annotated[Path, typer.Argument(help="Where to write it")] = Path("stackctl.toml"),
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an existing file (a backup is kept)")
+        ] = False,
+    ) -> None:
+        """Write a commented starter stackctl.toml with every site key and its default."""
+        from stackctl import console
+        from stackctl.errors import StackctlError
+        from stackctl.files import write_atomic
+        from stackctl.paths import templates_dir
+
+        text = (templates_dir() / "stackctl.toml").read_text(encoding="utf-8")
+        if path.exists():
+            if path.read_text(encoding="utf-8") == text:
+                console.ok(f"{path} is already the starter file; nothing changed")
+                return
+            if not force:
+                raise StackctlError(
+                    f"{path} exists", "edit it, or use --force to replace it (a backup is kept)"
+                )
+            path.replace(path.with_name(path.name + ".bak"))
+        write_atomic(path, text, 0o644)
+        console.ok(f"wrote {path}; edit it, then `stackctl plan STACK`")

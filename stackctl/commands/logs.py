@@ -1,0 +1,139 @@
+"""`stackctl logs` and `stackctl extract`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("logs")
+    def logs(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        service: Annotated[
+            str | None, typer.Argument(help="Service (default: all, prefixed by container)")
+        ] = None,
+        grep: Annotated[
+            str | None,
+            typer.Option("--grep", "-g", help="Only lines matching this regular expression"),
+        ] = None,
+        ignore_case: Annotated[
+            bool, typer.Option("--ignore-case", "-i", help="Case-insensitive --grep")
+        ] = False,
+        follow: Annotated[
+            bool, typer.Option("--follow", "-f", help="Keep streaming new lines")
+        ] = False,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="Only lines newer than this (10m, 2h, a timestamp)"),
+        ] = None,
+        tail: Annotated[
+            int | None, typer.Option("--tail", "-n", help="Only the last N lines (before --grep)")
+        ] = None,
+    ) -> None:
+        """Stream container logs with colour codes stripped; --grep filters and highlights."""
+        from stackctl.commands.options import site
+        from stackctl.engine import Engine
+        from stackctl.logs import blocks, compile_grep, grep_blocks
+        from stackctl.stack import open_stack
+
+        loaded = open_stack(stack, site())
+        engine = Engine()
+        if service:
+            loaded.recipe.service(service)
+            chunks = engine.log_stream(f"{stack}-{service}", follow=follow, since=since, tail=tail)
+        else:
+            chunks = engine.log_stream(
+                "", follow=follow, since=since, tail=tail, compose_dir=loaded.dir
+            )
+        text = blocks(chunks)
+        matcher = compile_grep(grep, ignore_case) if grep else None
+        output = grep_blocks(text, matcher) if matcher else text
+        highlight = matcher is not None and sys.stdout.isatty()
+        write = sys.stdout.write
+        try:
+            for block in output:
+                if highlight:
+                    _highlight(block, grep, ignore_case)
+                else:
+                    write(block)
+                if follow:
+                    sys.stdout.flush()
+        except BrokenPipeError:  # `| head` closed the pipe: not an error
+            sys.stderr.close()
+
+    @app.command("extract")
+    def extract(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        name: Annotated[
+            str, typer.Argument(help="Extractor name (see `stackctl recipes show STACK`)")
+        ],
+        argument: Annotated[
+            str | None, typer.Argument(help="Value to look for, e.g. an email for `ott`")
+        ] = None,
+        json: Annotated[bool, typer.Option("--json")] = False,
+        wait: Annotated[
+            float,
+            typer.Option(
+                "--wait", help="Keep watching the log up to this many seconds for a match"
+            ),
+        ] = 0,
+    ) -> None:
+        """Run a recipe's named extractor over the service log (e.g. Ente one-time codes, account ids)."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.engine import Engine
+        from stackctl.errors import StackctlError
+        from stackctl.extract import scan
+        from stackctl.logs import blocks, lines
+        from stackctl.stack import open_stack
+
+        loaded = open_stack(stack, site())
+        extractor = loaded.recipe.extractor(name)
+        if extractor.argument and not argument and not extractor.distinct:
+            pass  # without an argument every match is listed
+        engine = Engine()
+        container = f"{stack}-{extractor.service}"
+        started = time.time()
+        found = list(scan(extractor, lines(blocks(engine.log_stream(container))), argument))
+        if not found and wait > 0:
+            deadline = time.monotonic() + wait
+            since = str(int(started) - 1)
+            stream = engine.log_stream(container, follow=True, since=since, deadline=deadline)
+            for match in scan(extractor, lines(blocks(stream)), argument):
+                found.append(match)
+                break
+        if not found:
+            what = f" for {argument}" if argument else ""
+            raise StackctlError(
+                f"no {name}{what} in the {extractor.service} log yet",
+                "use --wait SECONDS to watch for it"
+                if not wait
+                else "check the address, and that the request reached the server",
+            )
+        if json:
+            console.print_json([{"value": f.value, **f.groups} for f in found])
+            return
+        if argument and not extractor.distinct:
+            # the newest code is the one that works
+            print(found[-1].value)
+        else:
+            for item in found:
+                print(item.value)
+
+
+def _highlight(block: str, pattern: str, ignore_case: bool) -> None:
+    import re
+
+    from rich.text import Text
+
+    from stackctl import console
+
+    regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    for line in block.splitlines():
+        text = Text(line)
+        text.highlight_regex(regex, style="match")
+        console.out.print(text, soft_wrap=True)

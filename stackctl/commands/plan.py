@@ -1,0 +1,96 @@
+"""`stackctl plan` (what would change) and `stackctl render` (write it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def _plan(stack_name: str):  # noqa: ANN202 - internal helper shared by both commands
+    from stackctl.commands.options import site
+    from stackctl.engine import Engine
+    from stackctl.stack import network_plan, open_stack, render_files
+
+    stack = open_stack(stack_name, site())
+    try:
+        existing = {n.name: n.subnets for n in Engine().networks()}
+    except Exception:  # planning works without an engine: only the overlap check is weaker
+        from stackctl import console
+
+        console.warn("Docker engine not reachable: subnet overlap with Docker networks not checked")
+        existing = {}
+    network = network_plan(stack, existing)
+    return stack, network, render_files(stack, network, stack.secrets())
+
+
+def _show(changes, stack, diff: bool) -> None:  # noqa: ANN001
+    from rich.markup import escape
+
+    from stackctl import console
+    from stackctl.files import unified_diff
+
+    for change in changes:
+        reason = f"  ({change.reason})" if change.reason else ""
+        console.info(
+            f"  [{change.action}]{change.action:>9}[/] {escape(change.file.path)}{escape(reason)}"
+        )
+        if diff and change.action in ("update", "conflict"):
+            console.out.print(
+                unified_diff(change, stack.secrets().values()), markup=False, highlight=False
+            )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        diff: Annotated[
+            bool,
+            typer.Option("--diff", help="Show a unified diff for changed files (secrets masked)"),
+        ] = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Render everything in memory and show, per file: create / identical / update / conflict."""
+        from stackctl import console
+
+        loaded, network, changes = _plan(stack)
+        if json:
+            console.print_json(
+                {
+                    "stack": stack,
+                    "network": network.as_state(),
+                    "files": [
+                        {"path": c.file.path, "action": c.action, "reason": c.reason}
+                        for c in changes
+                    ],
+                }
+            )
+            return
+        console.info(f"{stack}: files in {loaded.dir}")
+        _show(changes, loaded, diff)
+        if all(c.action == "identical" for c in changes):
+            console.ok("nothing to change")
+
+    @app.command("render")
+    def render(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite files changed by hand (a backup is kept)")
+        ] = False,
+    ) -> None:
+        """Write the stack's files (compose, app configs, proxy snippet). Hand edits are conflicts."""
+        from stackctl import console
+        from stackctl.files import apply_plan
+
+        loaded, network, changes = _plan(stack)
+        _show(changes, loaded, diff=False)
+        backups = apply_plan(loaded.dir, changes, loaded.state.files, force=force)
+        loaded.state.network = network.as_state()
+        loaded.state.save()
+        for backup in backups:
+            console.warn(f"kept your version as {backup}")
+        if all(c.action == "identical" for c in changes):
+            console.ok("nothing changed")
+        else:
+            console.ok(f"written to {loaded.dir}")

@@ -1,0 +1,68 @@
+"""`stackctl recipes` and `stackctl recipes show NAME`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="List the recipes, or show one in detail.", rich_markup_mode=None)
+    app.add_typer(group, name="recipes")
+
+    @group.callback(invoke_without_command=True)
+    def recipes(
+        ctx: typer.Context,
+        json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    ) -> None:
+        """List every recipe: name, app version and services."""
+        if ctx.invoked_subcommand:
+            return
+        from rich.table import Table
+
+        from stackctl import console
+        from stackctl.recipe import all_recipes
+
+        if json:
+            console.print_json(
+                [
+                    {
+                        "name": r.name,
+                        "title": r.title,
+                        "app_version": r.app_version,
+                        "services": [s.name for s in r.services],
+                    }
+                    for r in all_recipes().values()
+                ]
+            )
+            return
+        table = Table("recipe", "app version", "services", "description")
+        for recipe in all_recipes().values():
+            table.add_row(
+                recipe.name,
+                recipe.app_version,
+                ", ".join(s.name for s in recipe.services),
+                recipe.description,
+            )
+        console.out.print(table)
+
+    @group.command("show")
+    def show(
+        name: Annotated[str, typer.Argument(help="Recipe name")],
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Settings, secrets (names only), network, routes, bootstrap steps, extractors and actions."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.recipe import get_recipe
+        from stackctl.views import recipe_details
+
+        recipe = get_recipe(name)
+        details = recipe_details(recipe, site())
+        if json:
+            console.print_json(details)
+            return
+        from stackctl.views import print_recipe
+
+        print_recipe(details)

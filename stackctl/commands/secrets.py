@@ -1,0 +1,109 @@
+"""`stackctl secrets gen|show|rotate`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Create, show and rotate stack secrets (kept in the stack's .env, mode 0600).",
+        rich_markup_mode=None,
+        no_args_is_help=True,
+    )
+    app.add_typer(group, name="secrets")
+
+    @group.command("gen")
+    def gen(
+        stacks: Annotated[
+            list[str] | None,
+            typer.Argument(
+                help="Stacks (default: every stack configured in stackctl.toml, else every recipe)"
+            ),
+        ] = None,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Say what would be created")
+        ] = False,
+    ) -> None:
+        """Create missing secrets only, each in its app's exact format. Existing values always win."""
+        from stackctl import console
+        from stackctl import secrets as store
+        from stackctl.commands.options import site
+        from stackctl.recipe import all_recipes, get_recipe
+
+        settings = site()
+        names = stacks or list(settings.stacks) or list(all_recipes())
+        for name in names:
+            recipe = get_recipe(name)
+            result = store.ensure(recipe, settings.stack_dir(name), dry_run=dry_run)
+            verb = "would create" if dry_run else "created"
+            if result.created:
+                console.ok(f"{name}: {verb} {', '.join(result.created)} in {result.path}")
+            else:
+                console.ok(
+                    f"{name}: all {len(result.kept)} secrets present in {result.path}; nothing changed"
+                )
+
+    @group.command("show")
+    def show(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        reveal: Annotated[
+            bool, typer.Option("--reveal", help="Print the values themselves")
+        ] = False,
+        json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """List a stack's secrets, masked unless --reveal."""
+        from stackctl import console
+        from stackctl import secrets as store
+        from stackctl.commands.options import site
+        from stackctl.recipe import get_recipe
+        from stackctl.views import print_table
+
+        settings = site()
+        recipe = get_recipe(stack)
+        values = store.load(settings.stack_dir(stack))
+        rows = []
+        for spec in recipe.secrets:
+            value = values.get(spec.name)
+            problem = store.check_format(spec, value) if value else None
+            shown = (value if reveal else store.mask(value)) if value else None
+            rows.append(
+                {
+                    "name": spec.name,
+                    "value": shown,
+                    "set": bool(value),
+                    "format": spec.format,
+                    "problem": problem,
+                }
+            )
+        if json:
+            console.print_json(rows)
+            return
+        print_table(
+            f"secrets of {stack} ({store.env_path(settings.stack_dir(stack))})",
+            ["name", "value", "format", "check"],
+            [
+                [r["name"], r["value"] or "(missing)", r["format"], r["problem"] or "ok"]
+                for r in rows
+            ],
+        )
+
+    @group.command("rotate")
+    def rotate(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        name: Annotated[str, typer.Argument(help="Secret name")],
+        force: Annotated[
+            bool, typer.Option("--force", help="Rotate even a key whose loss makes data unreadable")
+        ] = False,
+    ) -> None:
+        """Replace one secret with a new value (refused for data keys without --force)."""
+        from stackctl import console
+        from stackctl import secrets as store
+        from stackctl.commands.options import site
+        from stackctl.recipe import get_recipe
+
+        settings = site()
+        store.rotate(get_recipe(stack), settings.stack_dir(stack), name, force=force)
+        console.ok(f"{name} rotated; run `stackctl deploy {stack}` to apply it")

@@ -1,0 +1,138 @@
+"""Plan, then write: compare rendered files with the disk, then apply the plan.
+
+Each file is create / identical / update / conflict. A conflict is a file that differs
+from what stackctl last wrote there (a hand edit, or a file stackctl never wrote): it is
+never overwritten silently. `--dry-run` and `plan` stop after planning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from stackctl.errors import ConflictError
+
+Action = Literal["create", "identical", "update", "conflict"]
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str  # relative to the stack folder
+    content: str
+    mode: int = 0o644
+    secret: bool = False  # holds secret values: masked in diffs, written 0600
+
+
+@dataclass(frozen=True)
+class FileChange:
+    file: RenderedFile
+    action: Action
+    current: str | None
+    reason: str = ""
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_files(
+    root: Path, files: Iterable[RenderedFile], written: Mapping[str, str]
+) -> list[FileChange]:
+    changes = []
+    for rendered in files:
+        target = root / rendered.path
+        if not target.exists():
+            changes.append(FileChange(rendered, "create", None))
+            continue
+        current = target.read_text(encoding="utf-8", errors="replace")
+        mode_ok = (target.stat().st_mode & 0o777) == rendered.mode
+        if current == rendered.content:
+            changes.append(
+                FileChange(
+                    rendered,
+                    "identical" if mode_ok else "update",
+                    current,
+                    "" if mode_ok else "mode",
+                )
+            )
+        elif written.get(rendered.path) == digest(current):
+            changes.append(FileChange(rendered, "update", current))
+        elif rendered.path in written:
+            changes.append(
+                FileChange(rendered, "conflict", current, "changed by hand since stackctl wrote it")
+            )
+        else:
+            changes.append(
+                FileChange(rendered, "conflict", current, "exists and was not written by stackctl")
+            )
+    return changes
+
+
+def apply_plan(
+    root: Path, changes: Iterable[FileChange], written: dict[str, str], force: bool = False
+) -> list[str]:
+    """Write creates and updates; refuse conflicts unless forced (then keep a backup).
+
+    Checks every conflict before writing anything, so a refused run changes nothing.
+    Returns the backup paths made.
+    """
+    changes = list(changes)
+    conflicts = [c for c in changes if c.action == "conflict"]
+    if conflicts and not force:
+        names = ", ".join(c.file.path for c in conflicts)
+        raise ConflictError(
+            f"{len(conflicts)} file(s) in {root} differ from what stackctl would write: {names}",
+            "see them with `stackctl plan STACK --diff`; move your change into stackctl.toml, or use --force (a backup is kept)",
+        )
+    backups = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for change in changes:
+        target = root / change.file.path
+        if change.action == "identical":
+            written[change.file.path] = digest(change.file.content)
+            continue
+        if change.action == "conflict":
+            backup = target.with_name(f"{target.name}.stackctl-backup-{stamp}")
+            os.replace(target, backup)
+            backups.append(str(backup))
+        write_atomic(target, change.file.content, change.file.mode)
+        written[change.file.path] = digest(change.file.content)
+    return backups
+
+
+def write_atomic(target: Path, content: str, mode: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def unified_diff(change: FileChange, secret_values: Iterable[str] = ()) -> str:
+    """A diff of disk against rendered text, with every secret value masked."""
+    old = change.current or ""
+    new = change.file.content
+    for value in sorted({v for v in secret_values if len(v) >= 4}, key=len, reverse=True):
+        old = old.replace(value, "********")
+        new = new.replace(value, "********")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"{change.file.path} (on disk)",
+        tofile=f"{change.file.path} (stackctl)",
+    )
+    return "".join(lines)

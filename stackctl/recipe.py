@@ -1,0 +1,269 @@
+"""Recipes are data: stacks/<app>/recipe.toml loaded into frozen dataclasses.
+
+A recipe names its services and images, its settings (with kinds and defaults), secrets
+(with exact formats), the files it renders, its network, reverse-proxy routes, bootstrap
+steps, log extractors and actions. Nothing in here runs anything.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stackctl.errors import RecipeError
+from stackctl.paths import stacks_dir
+from stackctl.values import KINDS, Field
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str  # repository, without tag
+    tag: str  # may be a template such as "{{ settings.version }}"
+    role: str = ""
+    when: str = ""  # a Jinja expression; the service exists only when it is true
+    wait_healthy: bool = True
+
+    def reference(self, tag: str) -> str:
+        return f"{self.image}:{tag}" if tag else self.image
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    format: str  # base64 | base64url | password | alnum | hex | username
+    bytes: int = 32
+    length: int = 32
+    prefix: str = ""
+    critical: str = ""  # why rotating it loses data; empty when rotation is safe
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class RenderedFileSpec:
+    path: str
+    template: str
+    mode: int = 0o644
+    secret: bool = False
+    when: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    fixed_ips: dict[str, int] = field(default_factory=dict)  # service -> host offset in the subnet
+
+
+@dataclass(frozen=True)
+class Step:
+    """A bootstrap step; `kind` selects the runner in stackctl.bootstrap."""
+
+    id: str
+    kind: str
+    title: str
+    phase: str = "after-up"  # before-up (only its own services started) | after-up
+    options: dict[str, Any] = field(default_factory=dict)
+    always: bool = False  # re-check on every deploy (cheap, idempotent checks)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: str
+    next_line: str = ""  # the value's key (e.g. the email) is named on the following line
+
+
+@dataclass(frozen=True)
+class Extractor:
+    name: str
+    service: str
+    help: str
+    patterns: tuple[Pattern, ...]
+    argument: str = ""  # name of the group the optional argument must equal
+    distinct: bool = False
+    exclude: tuple[str, ...] = ()
+    normalize: str = ""  # "lower" to compare the argument case-insensitively
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    kind: str  # exec | add-fact
+    help: str
+    argument: str = ""
+    argument_kind: str = "text"
+    service: str = ""
+    argv: tuple[str, ...] = ()
+    fact: str = ""
+    restart: tuple[str, ...] = ()
+    requires: str = ""  # a setting that must be set for the action to make sense
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    title: str
+    description: str
+    app_version: str
+    folder: Path
+    services: tuple[Service, ...]
+    settings: tuple[Field, ...]
+    secrets: tuple[Secret, ...]
+    files: tuple[RenderedFileSpec, ...]
+    network: NetworkSpec
+    data_dirs: tuple[str, ...]
+    vhosts: tuple[dict[str, Any], ...]
+    bootstrap: tuple[Step, ...]
+    extractors: tuple[Extractor, ...]
+    actions: tuple[Action, ...]
+    next_steps: tuple[str, ...] = ()
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise RecipeError(
+            f"recipe {self.name} has no service {name!r}",
+            "services: " + ", ".join(s.name for s in self.services),
+        )
+
+    def secret(self, name: str) -> Secret:
+        for secret in self.secrets:
+            if secret.name == name:
+                return secret
+        raise RecipeError(
+            f"recipe {self.name} has no secret {name!r}",
+            "secrets: " + ", ".join(s.name for s in self.secrets),
+        )
+
+    def extractor(self, name: str) -> Extractor:
+        for extractor in self.extractors:
+            if extractor.name == name:
+                return extractor
+        raise RecipeError(
+            f"recipe {self.name} has no extractor {name!r}",
+            "extractors: " + ", ".join(e.name for e in self.extractors),
+        )
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise RecipeError(
+            f"recipe {self.name} has no action {name!r}",
+            "actions: " + ", ".join(a.name for a in self.actions),
+        )
+
+
+SECRET_FORMATS = {"base64", "base64url", "password", "alnum", "hex", "username"}
+STEP_KINDS = {"s3-buckets", "postgres-role", "exec", "wait-log"}
+ACTION_KINDS = {"exec", "add-fact"}
+
+
+def _fields(raw: dict[str, Any], recipe: str) -> tuple[Field, ...]:
+    fields = []
+    for name, spec in raw.items():
+        kind = spec.get("kind", "text")
+        if kind not in KINDS:
+            raise RecipeError(f"recipe {recipe}: setting {name} has unknown kind {kind!r}")
+        fields.append(
+            Field(
+                name,
+                kind,
+                spec.get("default"),
+                spec.get("help", ""),
+                tuple(spec.get("choices", ())),
+                spec.get("optional", False),
+            )
+        )
+    return tuple(fields)
+
+
+def load_recipe(folder: Path) -> Recipe:
+    path = folder / "recipe.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"cannot load recipe {path}: {exc}") from exc
+    name = raw["name"]
+    try:
+        secrets = tuple(Secret(**s) for s in raw.get("secrets", ()))
+        for secret in secrets:
+            if secret.format not in SECRET_FORMATS:
+                raise RecipeError(
+                    f"recipe {name}: secret {secret.name} has unknown format {secret.format!r}"
+                )
+        steps = tuple(
+            Step(
+                id=s.pop("id"),
+                kind=s.pop("kind"),
+                title=s.pop("title"),
+                phase=s.pop("phase", "after-up"),
+                always=s.pop("always", False),
+                options=s,
+            )
+            for s in (dict(s) for s in raw.get("bootstrap", ()))
+        )
+        for step in steps:
+            if step.kind not in STEP_KINDS:
+                raise RecipeError(f"recipe {name}: step {step.id} has unknown kind {step.kind!r}")
+        extractors = tuple(
+            Extractor(
+                **{k: v for k, v in e.items() if k not in ("patterns", "exclude")},
+                patterns=tuple(Pattern(**p) for p in e["patterns"]),
+                exclude=tuple(e.get("exclude", ())),
+            )
+            for e in raw.get("extractors", ())
+        )
+        actions = tuple(
+            Action(**{k: tuple(v) if k in ("argv", "restart") else v for k, v in a.items()})
+            for a in raw.get("actions", ())
+        )
+        for action in actions:
+            if action.kind not in ACTION_KINDS:
+                raise RecipeError(
+                    f"recipe {name}: action {action.name} has unknown kind {action.kind!r}"
+                )
+        return Recipe(
+            name=name,
+            title=raw.get("title", name),
+            description=raw.get("description", ""),
+            app_version=raw.get("app_version", ""),
+            folder=folder,
+            services=tuple(Service(name=k, **v) for k, v in raw.get("services", {}).items()),
+            settings=_fields(raw.get("settings", {}), name),
+            secrets=secrets,
+            files=tuple(RenderedFileSpec(**f) for f in raw.get("files", ())),
+            network=NetworkSpec(**raw["network"]),
+            data_dirs=tuple(raw.get("data_dirs", ())),
+            vhosts=tuple(raw.get("vhosts", ())),
+            bootstrap=steps,
+            extractors=extractors,
+            actions=actions,
+            next_steps=tuple(raw.get("next_steps", ())),
+        )
+    except (TypeError, KeyError) as exc:
+        raise RecipeError(f"recipe {path} is malformed: {exc}") from exc
+
+
+@cache
+def all_recipes() -> dict[str, Recipe]:
+    """Every folder under stacks/ with a recipe.toml is a recipe: adding an app is adding a folder."""
+    found = {}
+    for folder in sorted(stacks_dir().iterdir()):
+        if (folder / "recipe.toml").is_file():
+            recipe = load_recipe(folder)
+            found[recipe.name] = recipe
+    return found
+
+
+def get_recipe(name: str) -> Recipe:
+    recipes = all_recipes()
+    if name not in recipes:
+        raise RecipeError(
+            f"no recipe named {name!r}",
+            "recipes: " + ", ".join(recipes) + " (see `stackctl recipes`)",
+        )
+    return recipes[name]

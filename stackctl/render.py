@@ -1,0 +1,190 @@
+"""Rendering: a pure function from (recipe, site settings, secrets, network plan) to files.
+
+No disk writes and no engine calls happen here; `files.plan_files` compares the result
+with the disk and `files.apply_plan` writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from stackctl.errors import RecipeError
+from stackctl.files import RenderedFile
+from stackctl.network import NetworkPlan
+from stackctl.paths import templates_dir
+from stackctl.recipe import Recipe
+from stackctl.settings import Site, resolve_image
+
+WEB_APP_PORTS = {"photos": 3000, "accounts": 3001, "albums": 3002, "auth": 3003, "cast": 3004}
+
+
+@dataclass(frozen=True)
+class StackInputs:
+    recipe: Recipe
+    site: Site
+    settings: Mapping[str, Any]
+    network: NetworkPlan
+    secrets: Mapping[str, str]
+    facts: Mapping[str, Any]
+
+
+def _yaml_quote(value: Any) -> str:
+    # JSON strings are valid YAML scalars: quotes, colons and '#' stay literal.
+    return json.dumps(value)
+
+
+def _env_ref(name: str) -> str:
+    return '"${' + name + ':?missing from .env: run stackctl secrets gen}"'
+
+
+@cache
+def environment(folder: Path) -> Environment:
+    env = Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(str(folder)), FileSystemLoader(str(templates_dir()))]
+        ),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["q"] = _yaml_quote
+    env.filters["env"] = _env_ref
+    return env
+
+
+def evaluate(recipe: Recipe, expression: str, context: Mapping[str, Any]) -> Any:
+    """A recipe `when` condition: a Jinja expression over the context."""
+    if not expression:
+        return True
+    try:
+        return environment(recipe.folder).compile_expression(expression)(**context)
+    except TemplateError as exc:
+        raise RecipeError(f"recipe {recipe.name}: condition {expression!r} failed: {exc}") from exc
+
+
+def expand(recipe: Recipe, text: str, context: Mapping[str, Any]) -> str:
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        return environment(recipe.folder).from_string(text).render(**context)
+    except TemplateError as exc:
+        raise RecipeError(f"recipe {recipe.name}: cannot expand {text!r}: {exc}") from exc
+
+
+def base_context(
+    recipe: Recipe, site: Site, settings: Mapping[str, Any], facts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    facts = facts or {}
+    admins = sorted({*settings.get("admins", ()), *facts.get("admins", ())})
+    web_apps = [
+        {"name": app, "container_port": port, "host_port": settings.get(f"{app}_port")}
+        for app, port in WEB_APP_PORTS.items()
+        if app in settings.get("web_apps", ())
+    ]
+    return {
+        "stack": {
+            "name": recipe.name,
+            "project": recipe.name,
+            "dir": str(site.stack_dir(recipe.name)),
+            "data": str(site.data_dir(recipe.name)),
+        },
+        "site": site,
+        "settings": dict(settings),
+        "facts": dict(facts),
+        "admins": admins,
+        "web_apps": web_apps,
+    }
+
+
+def active_services(recipe: Recipe, context: Mapping[str, Any]) -> dict[str, bool]:
+    return {s.name: bool(evaluate(recipe, s.when, context)) for s in recipe.services}
+
+
+def images(recipe: Recipe, site: Site, context: Mapping[str, Any]) -> dict[str, str]:
+    """Each active service's image, after the [images] override map."""
+    active = active_services(recipe, context)
+    found = {}
+    for service in recipe.services:
+        if active[service.name]:
+            reference = service.reference(expand(recipe, service.tag, context))
+            found[service.name] = resolve_image(expand(recipe, reference, context), site.images)
+    return found
+
+
+def full_context(inputs: StackInputs) -> dict[str, Any]:
+    context = base_context(inputs.recipe, inputs.site, inputs.settings, inputs.facts)
+    context["network"] = inputs.network
+    context["services"] = active_services(inputs.recipe, context)
+    context["images"] = images(inputs.recipe, inputs.site, context)
+    return context
+
+
+def render_stack(inputs: StackInputs) -> list[RenderedFile]:
+    """Every file of the stack, including the reverse-proxy snippet for the site's dialect."""
+    recipe = inputs.recipe
+    context = full_context(inputs)
+    env = environment(recipe.folder)
+    rendered = []
+    for spec in recipe.files:
+        if not evaluate(recipe, spec.when, context):
+            continue
+        try:
+            text = env.get_template(spec.template).render(**context)
+        except TemplateError as exc:
+            raise RecipeError(
+                f"recipe {recipe.name}: template {spec.template} failed: {exc}"
+            ) from exc
+        rendered.append(
+            RenderedFile(spec.path, text, 0o600 if spec.secret else spec.mode, spec.secret)
+        )
+    rendered.extend(proxy_files(inputs.recipe, inputs.site, inputs.settings, inputs.facts))
+    return rendered
+
+
+def stack_vhosts(
+    recipe: Recipe, site: Site, settings: Mapping[str, Any], facts: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """The recipe's virtual hosts with settings filled in, as proxy model objects."""
+    from stackctl.proxy.model import vhost_from
+
+    context = base_context(recipe, site, settings, facts)
+    vhosts = []
+    for raw in recipe.vhosts:
+        if not evaluate(recipe, raw.get("when", ""), context):
+            continue
+        vhosts.append(vhost_from(_expand_tree(recipe, raw, context), recipe.name))
+    return vhosts
+
+
+def _expand_tree(recipe: Recipe, value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return expand(recipe, value, context)
+    if isinstance(value, list):
+        return [_expand_tree(recipe, v, context) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_tree(recipe, v, context) for k, v in value.items() if k != "when"}
+    return value
+
+
+def proxy_files(
+    recipe: Recipe, site: Site, settings: Mapping[str, Any], facts: Mapping[str, Any] | None = None
+) -> list[RenderedFile]:
+    """The proxy snippet for the site's dialect, kept in <stack dir>/proxy/."""
+    try:
+        from stackctl import proxy
+    except ImportError:  # pragma: no cover - the proxy package ships with stackctl
+        return []
+    if not hasattr(proxy, "render") or not recipe.vhosts:
+        return []
+    vhosts = stack_vhosts(recipe, site, settings, facts)
+    files = proxy.render(vhosts, site.proxy, proxy.site_from(site), recipe.name)
+    return [RenderedFile(f"proxy/{name}", text) for name, text in sorted(files.items())]

@@ -1,0 +1,258 @@
+"""Site settings: stackctl.toml, where it is found, and what every key may hold."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackctl.errors import SettingsError
+from stackctl.values import Field, ValueProblem
+
+SYSTEM_CONFIG = Path("/etc/stackctl/stackctl.toml")
+PROXY_DIALECTS = ("apache", "nginx", "nginx-stream", "caddy", "haproxy", "traefik", "iis")
+CERT_LAYOUTS = ("letsencrypt", "dehydrated", "custom")
+
+# The seeds' conventions are the defaults: a stackctl.toml is optional.
+SITE_FIELDS = (
+    Field("domain", "hostname", "example.lan", "Domain the stack hostnames are derived from"),
+    Field("data_root", "path", "/opt/dockerfiles", "Persistent data lives in <data_root>/<stack>"),
+    Field(
+        "stacks_root", "path", "/usr/local", "Compose files live in <stacks_root>/docker-<stack>"
+    ),
+    Field("proxy", "text", "apache", "Reverse proxy the snippets are written for", PROXY_DIALECTS),
+    Field(
+        "subnet_pool", "cidrs", ["172.21.0.0/16"], "Private ranges stack networks are carved from"
+    ),
+    Field("subnet_prefix", "int", 24, "Size of each stack network (prefix length, 16-28)"),
+)
+TLS_FIELDS = (
+    Field("layout", "text", "letsencrypt", "Where certificates live", CERT_LAYOUTS),
+    Field(
+        "certificate",
+        "text",
+        "",
+        "custom layout: certificate path, {host} is replaced",
+        optional=True,
+    ),
+    Field(
+        "certificate_key", "text", "", "custom layout: key path, {host} is replaced", optional=True
+    ),
+    Field("acme_webroot", "path", "/var/www/acme", "Folder served at /.well-known/acme-challenge/"),
+)
+COMMON_STACK_FIELDS = (
+    Field("subnet", "cidr", None, "Explicit subnet for the stack network", optional=True),
+)
+TABLES = {"images", "tls", "stacks"}
+
+
+@dataclass(frozen=True)
+class Tls:
+    layout: str = "letsencrypt"
+    certificate: str | None = None
+    certificate_key: str | None = None
+    acme_webroot: str = "/var/www/acme"
+
+    def paths(self, host: str) -> tuple[str, str]:
+        if self.layout == "dehydrated":
+            return (
+                f"/etc/dehydrated/certs/{host}/fullchain.pem",
+                f"/etc/dehydrated/certs/{host}/privkey.pem",
+            )
+        if self.layout == "custom" and self.certificate and self.certificate_key:
+            return (
+                self.certificate.replace("{host}", host),
+                self.certificate_key.replace("{host}", host),
+            )
+        return (
+            f"/etc/letsencrypt/live/{host}/fullchain.pem",
+            f"/etc/letsencrypt/live/{host}/privkey.pem",
+        )
+
+
+@dataclass(frozen=True)
+class Site:
+    """Validated site settings plus where they came from."""
+
+    domain: str = "example.lan"
+    data_root: str = "/opt/dockerfiles"
+    stacks_root: str = "/usr/local"
+    proxy: str = "apache"
+    subnet_pool: tuple[str, ...] = ("172.21.0.0/16",)
+    subnet_prefix: int = 24
+    images: Mapping[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+    stacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = "built-in defaults"
+    path: Path | None = None
+
+    def stack_dir(self, stack: str) -> Path:
+        return Path(self.stacks_root) / f"docker-{stack}"
+
+    def data_dir(self, stack: str) -> Path:
+        return Path(self.data_root) / stack
+
+    def where(self) -> str:
+        return str(self.path) if self.path else self.source
+
+
+def find_config(explicit: Path | None) -> tuple[Path | None, str]:
+    """--config, then $STACKCTL_CONFIG, then ./stackctl.toml, then /etc/stackctl/stackctl.toml."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SettingsError(
+                f"settings file {explicit} does not exist", "check the --config path"
+            )
+        return explicit, "--config"
+    env = os.environ.get("STACKCTL_CONFIG")
+    if env:
+        if not Path(env).is_file():
+            raise SettingsError(
+                f"settings file {env} (from $STACKCTL_CONFIG) does not exist",
+                "unset STACKCTL_CONFIG or fix the path",
+            )
+        return Path(env), "$STACKCTL_CONFIG"
+    for candidate, source in (
+        (Path("stackctl.toml"), "./stackctl.toml"),
+        (SYSTEM_CONFIG, str(SYSTEM_CONFIG)),
+    ):
+        if candidate.is_file():
+            return candidate, source
+    return None, "built-in defaults"
+
+
+def load_site(explicit: Path | None = None) -> Site:
+    path, source = find_config(explicit)
+    if path is None:
+        return Site()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"{path} is not valid TOML: {exc}",
+            "fix the syntax; `stackctl init` writes a commented example",
+        ) from exc
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from exc
+    return parse_site(raw, path=path, source=source)
+
+
+def _check_table(
+    raw: Mapping[str, Any],
+    fields: tuple[Field, ...],
+    where: str,
+    file: str,
+    tables: set[str] = frozenset(),
+) -> dict[str, Any]:
+    known = {f.name: f for f in fields}
+    for key in raw:
+        if key not in known and key not in tables:
+            allowed = ", ".join(sorted([*known, *(f"[{t}]" for t in tables)]))
+            raise SettingsError(f"unknown key {where}{key} in {file}", f"allowed here: {allowed}")
+    values: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in raw:
+            values[f.name] = f.default
+            continue
+        try:
+            values[f.name] = f.check(raw[f.name])
+        except ValueProblem as exc:
+            raise SettingsError(
+                f"{where}{f.name} in {file}: {exc.problem}", f"allowed: {exc.allowed}"
+            ) from None
+    return values
+
+
+def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "test") -> Site:
+    file = str(path) if path else source
+    values = _check_table(raw, SITE_FIELDS, "", file, TABLES)
+    if not 16 <= values["subnet_prefix"] <= 28:
+        raise SettingsError(
+            f"subnet_prefix in {file}: {values['subnet_prefix']} is out of range",
+            "allowed: 16 to 28",
+        )
+    tls = _check_table(_table(raw, "tls", file), TLS_FIELDS, "tls.", file)
+    if tls["layout"] == "custom" and not (tls["certificate"] and tls["certificate_key"]):
+        raise SettingsError(
+            f"tls.layout = 'custom' in {file} needs tls.certificate and tls.certificate_key",
+            'e.g. certificate = "/etc/ssl/{host}/cert.pem"',
+        )
+    images = _table(raw, "images", file)
+    from stackctl import values as v
+
+    for upstream, replacement in images.items():
+        try:
+            v.image(upstream.rstrip("/")) and v.image(str(replacement).rstrip("/"))
+        except ValueProblem as exc:
+            raise SettingsError(
+                f'[images] "{upstream}" in {file}: {exc.problem}', f"allowed: {exc.allowed}"
+            ) from None
+    stacks = _table(raw, "stacks", file)
+    for name, table in stacks.items():
+        if not isinstance(table, dict):
+            raise SettingsError(
+                f"[stacks.{name}] in {file} is not a table",
+                f"write it as [stacks.{name}] with keys below",
+            )
+    return Site(
+        domain=values["domain"],
+        data_root=values["data_root"],
+        stacks_root=values["stacks_root"],
+        proxy=values["proxy"],
+        subnet_pool=tuple(values["subnet_pool"]),
+        subnet_prefix=values["subnet_prefix"],
+        images=dict(images),
+        tls=Tls(**tls),
+        stacks={name: dict(table) for name, table in stacks.items()},
+        source=source,
+        path=path,
+    )
+
+
+def _table(raw: Mapping[str, Any], name: str, file: str) -> dict[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{name} in {file} must be a table", f"write it as [{name}]")
+    return table
+
+
+def stack_settings(
+    site: Site, stack: str, fields: tuple[Field, ...], known_stacks: list[str]
+) -> dict[str, Any]:
+    """Validate [stacks.<stack>] against the recipe's fields; fill defaults from the site."""
+    for name in site.stacks:
+        if name not in known_stacks:
+            raise SettingsError(
+                f"[stacks.{name}] in {site.where()} names no recipe",
+                "recipes: " + ", ".join(known_stacks),
+            )
+    raw = site.stacks.get(stack, {})
+    resolved = [
+        Field(f.name, f.kind, _expand(f.default, site), f.help, f.choices, f.optional)
+        for f in (*COMMON_STACK_FIELDS, *fields)
+    ]
+    return _check_table(raw, tuple(resolved), f"stacks.{stack}.", site.where())
+
+
+def _expand(default: Any, site: Site) -> Any:
+    if isinstance(default, str):
+        return default.replace("{domain}", site.domain)
+    return default
+
+
+def resolve_image(ref: str, overrides: Mapping[str, str]) -> str:
+    """Apply the [images] map: exact reference, then repository, then registry prefix."""
+    if ref in overrides:
+        return overrides[ref]
+    repo, sep, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
+    if repo in overrides:
+        target = overrides[repo]
+        has_tag = ":" in target.rsplit("/", 1)[-1]
+        return target if has_tag or not sep else f"{target}:{tag}"
+    for prefix, target in overrides.items():
+        if prefix.endswith("/") and ref.startswith(prefix):
+            return target.rstrip("/") + "/" + ref[len(prefix) :]
+    return ref

@@ -1,0 +1,243 @@
+"""Typed setting values: one validator per kind, shared by site and recipe settings.
+
+Every value that can end up in a compose file, an app config or a proxy snippet passes
+through here first, so nothing can change the meaning of a rendered file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
+_SAFE_TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9._\-]+)*$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+_OTT = re.compile(r"^\d{6}$")
+
+
+class ValueProblem(ValueError):
+    """Why a value was refused, and what would be accepted."""
+
+    def __init__(self, problem: str, allowed: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.allowed = allowed
+
+
+def hostname(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueProblem(f"{value!r} is not a hostname", "a DNS name such as cloud.example.org")
+    name = value.strip().rstrip(".")
+    if name != value.rstrip("."):
+        raise ValueProblem(f"{value!r} has surrounding spaces", "a DNS name without spaces")
+    try:
+        # Non-ASCII names are rendered as their IDNA A-label, which is what DNS and SNI carry.
+        name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError as exc:
+        raise ValueProblem(
+            f"{value!r} is not a valid internationalised name", "a DNS name"
+        ) from exc
+    name = name.lower()
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise ValueProblem(
+            f"{value!r} is not a valid hostname",
+            "letters, digits and hyphens in dot-separated labels of 1-63 characters",
+        )
+    return name
+
+
+def port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueProblem(f"{value!r} is not a TCP port", "a whole number from 1 to 65535")
+    return value
+
+
+def integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueProblem(f"{value!r} is not a whole number", "a whole number")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueProblem(f"{value!r} is not true or false", "true or false (no quotes)")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not _SAFE_TEXT.match(value):
+        raise ValueProblem(
+            f"{value!r} is not a single line of text", "text without control characters"
+        )
+    return value
+
+
+def word(value: Any) -> str:
+    """A token safe everywhere unquoted: names, users, database names."""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$", value):
+        raise ValueProblem(
+            f"{value!r} is not a plain name", "letters, digits, '_' and '-', starting with a letter"
+        )
+    return value
+
+
+def email(value: Any) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+        raise ValueProblem(
+            f"{value!r} is not an email address", "an address such as me@example.org"
+        )
+    return value.strip().lower()
+
+
+def path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or not _SAFE_TEXT.match(value):
+        raise ValueProblem(
+            f"{value!r} is not an absolute path", "an absolute path such as /opt/data"
+        )
+    if any(c in value for c in " \"'$`\\;"):
+        raise ValueProblem(
+            f"{value!r} contains characters that break configs",
+            "a path without spaces, quotes, '$', '`', '\\' or ';'",
+        )
+    return value.rstrip("/") or "/"
+
+
+def cidr(value: Any) -> str:
+    try:
+        net = ipaddress.IPv4Network(str(value), strict=True)
+    except ValueError as exc:
+        raise ValueProblem(
+            f"{value!r} is not an IPv4 subnet ({exc})", "a subnet such as 172.21.0.0/24"
+        ) from exc
+    if not net.is_private:
+        raise ValueProblem(
+            f"{value} is not a private range",
+            "a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+        )
+    return str(net)
+
+
+def cidr_list(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueProblem(
+            f"{value!r} is not a list of subnets", 'a subnet or a list, e.g. ["172.21.0.0/16"]'
+        )
+    return [cidr(item) for item in items]
+
+
+def ipv4(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError as exc:
+        raise ValueProblem(
+            f"{value!r} is not an IPv4 address", "an address such as 172.21.0.5"
+        ) from exc
+
+
+def image(value: Any) -> str:
+    if not isinstance(value, str) or not _IMAGE.match(value):
+        raise ValueProblem(
+            f"{value!r} is not an image reference", "an image such as registry.lan/ente/server:tag"
+        )
+    return value
+
+
+def version(value: Any) -> str:
+    if not isinstance(value, str) or not _VERSION.match(value):
+        raise ValueProblem(f"{value!r} is not an image tag", "a tag such as 15 or v4.7.2")
+    return value
+
+
+def ott_entries(value: Any) -> list[str]:
+    """Ente hard-coded OTTs: "email,code" entries, matched by museum in lower case."""
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list", 'a list such as ["me@home.lan,123456"]')
+    entries = []
+    for item in value:
+        if not isinstance(item, str) or item.count(",") != 1:
+            raise ValueProblem(f"{item!r} is not an 'email,code' entry", '"me@home.lan,123456"')
+        address, code = item.split(",")
+        if not _OTT.match(code.strip()):
+            raise ValueProblem(f"{item!r} has a code that is not 6 digits", '"me@home.lan,123456"')
+        entries.append(f"{email(address)},{code.strip()}")
+    return entries
+
+
+def int_list(value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueProblem(
+            f"{value!r} is not a list of whole numbers", "a list such as [1580559962386438]"
+        )
+    return list(value)
+
+
+def hostname_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueProblem(
+            f"{value!r} is not a list of hostnames", '["a.example.org", "b.example.org"]'
+        )
+    return [hostname(item) for item in value]
+
+
+def text_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list", 'a list such as ["a", "b"]')
+    return [text(item) for item in value]
+
+
+KINDS: dict[str, Callable[[Any], Any]] = {
+    "hostname": hostname,
+    "hostnames": hostname_list,
+    "port": port,
+    "int": integer,
+    "bool": boolean,
+    "text": text,
+    "word": word,
+    "email": email,
+    "path": path,
+    "cidr": cidr,
+    "cidrs": cidr_list,
+    "ipv4": ipv4,
+    "image": image,
+    "version": version,
+    "ott_entries": ott_entries,
+    "ints": int_list,
+    "texts": text_list,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its kind, default and the sentence that explains it."""
+
+    name: str
+    kind: str
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+    def check(self, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
+        if self.choices:
+            if value not in self.choices:
+                raise ValueProblem(
+                    f"{value!r} is not allowed", "one of: " + ", ".join(self.choices)
+                )
+            return value
+        return KINDS[self.kind](value)
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of: " + ", ".join(self.choices)
+        return self.kind

@@ -1,3 +1,3 @@
-from stackctl.cli import main
+from stackctl.entry import main
 
 main()

@@ -72,16 +72,17 @@ def main() -> None:
 
 
 def _report(exc: BaseException) -> int:
-    import click
-
-    if isinstance(exc, click.exceptions.Exit):
-        return exc.exit_code
-    if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
+    # typer's exceptions come from click or from typer's own copy of it, by version:
+    # recognise them by shape rather than by import.
+    kind = type(exc).__name__
+    if kind == "Exit":
+        return int(getattr(exc, "exit_code", 0))
+    if kind == "Abort" or isinstance(exc, KeyboardInterrupt):
         print("\nstopped by user; run the same command again to resume", file=sys.stderr)
         return 130
-    if isinstance(exc, click.ClickException):
+    if hasattr(exc, "show") and hasattr(exc, "exit_code"):
         exc.show()
-        return exc.exit_code
+        return int(exc.exit_code)
     from stackctl import console
     from stackctl.errors import EngineError, StackctlError
 

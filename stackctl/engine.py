@@ -7,6 +7,7 @@ Both SDKs are imported on first use, so `stackctl --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import select
 import subprocess
 import sys
@@ -294,7 +295,7 @@ class Engine:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not select.select([process.stdout], [], [], remaining)[0]:
                         break
-                chunk = process.stdout.read1(1 << 16) if follow else process.stdout.read(1 << 20)
+                chunk = os.read(process.stdout.fileno(), 1 << 20)
                 if not chunk:
                     break
                 yield chunk

@@ -127,8 +127,10 @@ def unified_diff(change: FileChange, secret_values: Iterable[str] = ()) -> str:
     old = change.current or ""
     new = change.file.content
     for value in sorted({v for v in secret_values if len(v) >= 4}, key=len, reverse=True):
-        old = old.replace(value, "********")
-        new = new.replace(value, "********")
+        # a short fingerprint shows that a secret changed without showing it
+        masked = f"<secret {digest(value)[:6]}>"
+        old = old.replace(value, masked)
+        new = new.replace(value, masked)
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),

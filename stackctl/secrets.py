@@ -35,6 +35,8 @@ def generate(spec: Secret) -> str:
 
 def check_format(spec: Secret, value: str) -> str | None:
     """Why an existing value does not fit its format, or None when it does."""
+    if spec.format in ("base64", "base64url") and len(value) % 4:
+        return "is not padded base64: museum-style strict decoders need the trailing '='"
     try:
         if spec.format == "base64":
             raw = base64.b64decode(value, validate=True)

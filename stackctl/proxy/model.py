@@ -78,6 +78,7 @@ class ProxySite:
     # e.g. `certbot certonly --standalone --http-01-port 8402`; None answers them with 404.
     acme_upstream: str | None = None
     runtime_dir: str = "/run/stackctl"  # nginx stream relay sockets for passthrough hosts
+    nginx_stream_dir: str = "/etc/nginx/stream.d"  # the SNI map includes stack maps from here
     haproxy_cert_dir: str = "/etc/haproxy/certs"  # HAProxy wants certificate + key in one PEM
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh Debian/Ubuntu machine and run
+# the whole suite:
+#
+#   1. OS packages: python3-venv, debootstrap, and the reverse proxies the
+#      tests drive (nginx, apache2, caddy, haproxy) as binaries only: their
+#      services are neither started nor enabled.
+#   2. A Docker engine with compose v2 (scripts/lib/engine.sh); a running
+#      dockerd is reused.
+#   3. The local test images (tests/images/build.sh; existing ones are kept)
+#      and their smoke test (tests/images/smoke.sh).
+#   4. A virtualenv in .venv with the project installed (not editable) with
+#      its `test` extra.
+#   5. ruff check, ruff format --check, then pytest with every marker and the
+#      engine and proxy tests enabled. Extra arguments go to pytest.
+#
+# Environment:
+#   STACKCTL_SKIP_SMOKE=1   skip tests/images/smoke.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo -E "$@"
+    fi
+}
+
+apt_install() {
+    as_root apt-get -y -q -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold install --no-install-recommends "$@"
+}
+
+is_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# ------------------------------------------------------------- OS packages
+
+step "OS packages"
+missing=()
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
+for pkg in debootstrap ca-certificates nginx apache2 caddy haproxy; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    # Keep package scripts from starting services (no-op where one exists).
+    policy=/usr/sbin/policy-rc.d
+    added_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        added_policy=1
+    fi
+    as_root apt-get -q update
+    apt_install "${missing[@]}"
+    if [ -n "$added_policy" ]; then
+        as_root rm -f "$policy"
+    fi
+    # Under systemd, make sure none of them runs or starts at boot.
+    if [ -d /run/systemd/system ]; then
+        for svc in nginx apache2 caddy haproxy; do
+            as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        done
+    fi
+else
+    echo "all present" >&2
+fi
+
+# ------------------------------------------------------------ docker engine
+
+step "Docker engine"
+bash "$ROOT/scripts/lib/engine.sh"
+
+# ------------------------------------------------------------- test images
+
+step "Test images"
+bash "$ROOT/tests/images/build.sh"
+if [ "${STACKCTL_SKIP_SMOKE:-}" != 1 ]; then
+    step "Test images: smoke test"
+    bash "$ROOT/tests/images/smoke.sh"
+fi
+
+# -------------------------------------------------------------- virtualenv
+
+step "Virtualenv .venv"
+if [ -x .venv/bin/python ] && .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
+    python3 -m venv .venv
+else
+    python3 -m venv --clear .venv
+fi
+.venv/bin/python -m pip install -q '.[test]'
+# The same version number would otherwise keep a stale copy of the package.
+.venv/bin/python -m pip install -q --no-deps --force-reinstall .
+
+# ------------------------------------------------------------------- tests
+
+step "ruff check"
+.venv/bin/ruff check .
+step "ruff format --check"
+.venv/bin/ruff format --check .
+
+step "pytest"
+set +e
+.venv/bin/pytest -m "" --engine --proxies "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    status=0
+fi
+exit "$status"

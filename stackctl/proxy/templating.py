@@ -1,0 +1,56 @@
+"""The Jinja environment for proxy templates and the quoting filters they share."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from stackctl import paths
+
+
+def _quoted(value: str) -> str:
+    # Values reach templates already checked (no quote, backslash, '$', control characters),
+    # so double quotes are enough for nginx, Apache, Caddy and HAProxy alike.
+    if any(c in value for c in '"\\\n\r') or not value.isprintable():
+        raise ValueError(f"unchecked value reached a template: {value!r}")
+    return f'"{value}"'
+
+
+def _single(value: str) -> str:
+    """HAProxy single quotes: no escapes and no environment expansion inside."""
+    if "'" in value or not value.isprintable():
+        raise ValueError(f"unchecked value reached a template: {value!r}")
+    return f"'{value}'"
+
+
+def _json(value: Any) -> str:
+    # JSON strings are valid YAML flow scalars, so this is also the YAML quoting.
+    return json.dumps(value, ensure_ascii=True)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(paths.templates_dir()),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+    env.filters["q"] = _quoted
+    env.filters["sq"] = _single
+    env.filters["json"] = _json
+    env.filters["xml"] = lambda value: quoteattr(str(value))  # XML attribute, quotes included
+    env.filters["negative"] = lambda regex: f"(?!{regex})"  # PCRE negative lookahead
+    env.filters["redirect_base"] = lambda url: url.rstrip("/")
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    text = environment().get_template(f"proxy/{name}").render(**context)
+    return text.rstrip("\n") + "\n"

@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # the test_* functions are called indirectly
+# Smoke-test the images built by tests/images/build.sh: start each briefly on
+# a throw-away user-defined network and check the contract it stands in for.
+#
+#   bash tests/images/smoke.sh                 # every image
+#   bash tests/images/smoke.sh postgres museum-standin
+#
+# Prints PASS/FAIL per image; exits 1 if any failed. Every container and the
+# network it creates are removed on exit. Traffic goes only to Docker's own
+# bridge addresses.
+set -euo pipefail
+
+ALL=(postgres socat minio-standin museum-standin ente-web-standin ente-cli-standin)
+if [ $# -gt 0 ]; then
+    SELECTED=("$@")
+else
+    SELECTED=("${ALL[@]}")
+fi
+
+RUN_ID="stackctl-smoke-$$"
+NET="$RUN_ID"
+WORK="$(mktemp -d)"
+PY="$(command -v python3)"
+
+cleanup() {
+    local ids
+    ids="$(docker ps -aq --filter "label=$RUN_ID" 2>/dev/null || true)"
+    if [ -n "$ids" ]; then
+        # shellcheck disable=SC2086
+        docker rm -fv $ids >/dev/null 2>&1 || true
+    fi
+    docker network rm "$NET" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '  %s\n' "$*" >&2; }
+problem() {
+    say "FAILED: $*"
+    return 1
+}
+
+docker info >/dev/null 2>&1 || {
+    echo "smoke: docker engine not reachable" >&2
+    exit 1
+}
+docker network create "$NET" >/dev/null
+
+# run NAME [docker run args...] IMAGE [args]: detached, on the network, with
+# the network alias NAME.
+run() {
+    local name="$1"
+    shift
+    docker run -d --name "$RUN_ID-$name" --label "$RUN_ID" --network "$NET" \
+        --network-alias "$name" "$@" >/dev/null
+}
+
+ip_of() {
+    docker inspect -f "{{ (index .NetworkSettings.Networks \"$NET\").IPAddress }}" "$RUN_ID-$1"
+}
+
+# wait_for SECONDS CMD...: retry CMD once a second.
+wait_for() {
+    local seconds="$1" i
+    shift
+    for ((i = 0; i < seconds; i++)); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 1
+    done
+    "$@" >/dev/null 2>&1
+}
+
+http_get() { # URL -> body on stdout, fails on non-2xx
+    "$PY" -c 'import sys, urllib.request as u; sys.stdout.write(u.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"
+}
+
+http_post_json() { # URL JSON -> body
+    "$PY" - "$1" "$2" <<'EOF'
+import sys, urllib.request as u
+req = u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
+                headers={"Content-Type": "application/json"})
+sys.stdout.write(u.urlopen(req, timeout=5).read().decode())
+EOF
+}
+
+logs_of() { docker logs "$RUN_ID-$1" 2>&1; }
+
+exited_with() { # NAME CODE: container stopped with that exit code
+    [ "$(docker inspect -f '{{.State.Running}} {{.State.ExitCode}}' "$RUN_ID-$1")" = "false $2" ]
+}
+
+start_postgres() { # NAME USER PASSWORD DB
+    run "$1" -e POSTGRES_USER="$2" -e POSTGRES_PASSWORD="$3" -e POSTGRES_DB="$4" \
+        stackctl-test/postgres:15
+    # TCP, not the socket: during init a socket-only server is up.
+    wait_for 60 docker exec "$RUN_ID-$1" pg_isready -h 127.0.0.1 -U "$2" -d "$4" ||
+        problem "$1 never became ready"
+}
+
+# ----------------------------------------------------------------- postgres
+
+test_postgres() {
+    start_postgres pg u p d || return 1
+    local out
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" -e PGPASSWORD=p \
+        stackctl-test/postgres:15 psql -h pg -U u -d d -Atc 'select current_user, current_database()')" ||
+        problem "TCP connection with the right password failed" || return 1
+    [ "$out" = "u|d" ] || problem "unexpected answer: $out" || return 1
+    say "TCP login with password: ok ($out)"
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" -e PGPASSWORD=wrong \
+        stackctl-test/postgres:15 psql -h pg -U u -d d -Atc 'select 1' 2>&1)" && {
+        problem "wrong password was accepted"
+        return 1
+    }
+    grep -q 'password authentication failed for user "u"' <<<"$out" ||
+        problem "no 'password authentication failed' for a wrong password: $out" || return 1
+    say "wrong password: password authentication failed"
+    docker exec "$RUN_ID-pg" sh -c 'command -v psql && command -v createuser && command -v pg_isready' >/dev/null ||
+        problem "client tools not on PATH" || return 1
+    out="$(docker run --rm --label "$RUN_ID" stackctl-test/postgres:15 2>&1)" && {
+        problem "started without POSTGRES_PASSWORD"
+        return 1
+    }
+    grep -q 'superuser password is not specified' <<<"$out" ||
+        problem "missing POSTGRES_PASSWORD not reported: $out" || return 1
+    say "refuses to init without POSTGRES_PASSWORD"
+}
+
+# -------------------------------------------------------------------- socat
+
+test_socat() {
+    run socat-backend stackctl-test/socat:latest \
+        TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo hello-from-socat'
+    run socat-front stackctl-test/socat:latest \
+        TCP-LISTEN:8000,fork,reuseaddr TCP:socat-backend:7000
+    local ip out
+    ip="$(ip_of socat-front)"
+    wait_for 10 "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], 8000), 1)' "$ip" ||
+        problem "socat not listening" || return 1
+    out="$("$PY" -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 8000), 5)
+print(s.recv(100).decode().strip())' "$ip")"
+    [ "$out" = "hello-from-socat" ] || problem "forwarded answer was '$out'" || return 1
+    say "command: is socat's arguments; forwarding works"
+}
+
+# ------------------------------------------------------------ minio-standin
+
+test_minio_standin() {
+    local out
+    out="$(docker run --rm --label "$RUN_ID" -e MINIO_ROOT_USER=admin \
+        stackctl-test/minio-standin:latest server /data 2>&1)" && {
+        problem "started without MINIO_ROOT_PASSWORD"
+        return 1
+    }
+    grep -q 'MINIO_ROOT_PASSWORD' <<<"$out" || problem "unclear refusal: $out" || return 1
+    say "refuses to start without MINIO_ROOT_PASSWORD"
+
+    run minio -e MINIO_ROOT_USER=changeme -e MINIO_ROOT_PASSWORD=changeme1234 \
+        stackctl-test/minio-standin:latest server /data --address ":3200" --console-address ":3201"
+    wait_for 30 docker exec "$RUN_ID-minio" mc ready local || problem "mc ready local failed" || return 1
+    say "mc ready local: ok"
+
+    local ip script
+    ip="$(ip_of minio)"
+    script='
+import sys, boto3, botocore
+def client(key, secret):
+    return boto3.client("s3", endpoint_url="http://%s:3200" % sys.argv[1], region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret)
+good = client("changeme", "changeme1234")
+good.create_bucket(Bucket="b2-eu-cen")
+names = [b["Name"] for b in good.list_buckets()["Buckets"]]
+assert names == ["b2-eu-cen"], names
+try:
+    client("changeme", "not-the-password").list_buckets()
+    sys.exit("a wrong secret key was accepted")
+except botocore.exceptions.ClientError as exc:
+    assert exc.response["Error"]["Code"] == "SignatureDoesNotMatch", exc.response
+print("created and listed b2-eu-cen; wrong secret refused")
+'
+    if "$PY" -c 'import boto3' >/dev/null 2>&1; then
+        out="$("$PY" -c "$script" "$ip" 2>&1)" || problem "boto3 from the host: $out" || return 1
+    else
+        # No boto3 on this host: use the one inside the image, as a client.
+        out="$(docker run --rm --label "$RUN_ID" --network "$NET" --entrypoint /opt/minio-standin/bin/python \
+            stackctl-test/minio-standin:latest -c "$script" "$ip" 2>&1)" ||
+            problem "boto3 client container: $out" || return 1
+    fi
+    say "$out"
+}
+
+# ----------------------------------------------------------- museum-standin
+
+b64() { "$PY" -c 'import base64, os, sys; n = int(sys.argv[1]); print((base64.urlsafe_b64encode if sys.argv[2:] else base64.b64encode)(os.urandom(n)).decode())' "$@"; }
+
+museum_yaml() { # FILE ENCRYPTION_KEY
+    cat >"$1" <<EOF
+db:
+  host: museum-db
+  port: 5432
+  name: ente_db
+  user: pguser
+  password: pgpass
+key:
+  encryption: $2
+  hash: $(b64 64)
+jwt:
+  secret: $(b64 32 url)
+internal:
+  admins:
+    - 1580559962386438
+  hardcoded-ott:
+    emails:
+      - "fixed@example.org,123456"
+EOF
+    chmod 644 "$1"
+}
+
+test_museum_standin() {
+    start_postgres museum-db pguser pgpass ente_db || return 1
+    museum_yaml "$WORK/museum.yaml" "$(b64 32)"
+    museum_yaml "$WORK/museum-31.yaml" "$(b64 31)"
+
+    run museum-bad -v "$WORK/museum-31.yaml:/museum.yaml:ro" stackctl-test/museum-standin:latest
+    wait_for 20 exited_with museum-bad 1 || problem "a 31-byte key.encryption did not exit 1" || return 1
+    logs_of museum-bad | grep -q 'key.encryption decodes to 31 bytes, expected 32' ||
+        problem "no key length message: $(logs_of museum-bad)" || return 1
+    say "31-byte key.encryption: exit 1 with message"
+
+    run museum-badpw -v "$WORK/museum.yaml:/museum.yaml:ro" -e ENTE_DB_PASSWORD=wrong \
+        stackctl-test/museum-standin:latest
+    wait_for 20 exited_with museum-badpw 2 || problem "wrong db password did not exit 2" || return 1
+    logs_of museum-badpw | grep -qx 'panic: pq: password authentication failed for user "pguser"' ||
+        problem "no pq panic: $(logs_of museum-badpw)" || return 1
+    say "wrong ENTE_DB_PASSWORD: panic: pq: password authentication failed, exit 2"
+
+    run museum -v "$WORK/museum.yaml:/museum.yaml:ro" stackctl-test/museum-standin:latest
+    local ip out
+    ip="$(ip_of museum)"
+    wait_for 40 http_get "http://$ip:8080/ping" || problem "no /ping: $(logs_of museum)" || return 1
+    out="$(http_get "http://$ip:8080/ping")"
+    [ "$out" = '{"id":"standin","message":"pong"}' ] || problem "/ping answered $out" || return 1
+    say "/ping: $out"
+
+    http_post_json "http://$ip:8080/users/ott" '{"email":" Fixed@Example.org ","purpose":"signup"}' >/dev/null ||
+        problem "POST /users/ott failed" || return 1
+    http_post_json "http://$ip:8080/users/ott" '{"email":"new@example.org","purpose":"signup"}' >/dev/null ||
+        problem "POST /users/ott failed" || return 1
+    sleep 0.5
+    logs_of museum >"$WORK/museum.log"
+    "$PY" - "$WORK/museum.log" <<'EOF' || problem "log lines differ (see above)" || return 1
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+C, W, R = "\x1b[36m", "\x1b[33m", "\x1b[0m"
+def line(color, level, caller, msg, **fields):
+    pat = re.escape(f"{color}{level}{R}[") + r"\d{4}" + re.escape(f"]{caller} {msg:<44} ")
+    for k in sorted(fields):
+        pat += re.escape(f" {color}{k}{R}=") + fields[k]
+    return pat
+expected = [
+    line(C, "INFO", "main.go:91 main", "Booting up local server with commit #standin"),
+    line(C, "INFO", "main.go:781 setupDatabase", "Setting up db"),
+    line(C, "INFO", "main.go:796 setupDatabase", "Connected to DB"),
+    line(C, "INFO", "main.go:203 main", "admins configured", admins=re.escape("[1580559962386438]")),
+    line(C, "INFO", "main.go:433 main", "starting server on port 8080"),
+    line(W, "WARN", "userauth.go:142 SendEmailOTT", "returning hardcoded ott for fixed@example.org"),
+    line(C, "INFO", "userauth.go:159 SendEmailOTT", "Added hard coded ott for fixed@example.org : 123456"),
+    re.escape(f"{C}INFO{R}[") + r"\d{4}"
+    + re.escape("]email.go:111 Send Skipping sending email to new@example.org: Verification code: ")
+    + r"\d{6} ",
+    line(C, "INFO", "request_logger.go:119 func5", "outgoing", client_ip=r"[0-9.]+", req_method="POST",
+         req_uri=re.escape("/users/ott"), status_code="200", user_id="0"),
+]
+ok = True
+for pat in expected:
+    if not any(re.fullmatch(pat, l) for l in lines):
+        ok = False
+        print("  missing line matching:", repr(pat), file=sys.stderr)
+if not ok:
+    print("  log was:", *map(repr, lines), sep="\n    ", file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+    say "OTT requests: exact coloured log lines"
+    local started
+    started=$SECONDS
+    docker stop -t 10 "$RUN_ID-museum" >/dev/null
+    [ $((SECONDS - started)) -lt 5 ] || problem "SIGTERM took $((SECONDS - started))s" || return 1
+    say "SIGTERM: stopped in $((SECONDS - started))s"
+}
+
+# --------------------------------------------------------- ente-web-standin
+
+test_ente_web_standin() {
+    run web -e ENTE_API_ORIGIN=https://api.smoke.test stackctl-test/ente-web-standin:latest
+    local ip port out
+    ip="$(ip_of web)"
+    wait_for 20 http_get "http://$ip:3000/" || problem "port 3000 not answering" || return 1
+    for port in 3000 3001 3002 3003 3004 3005 3006 3008 3009 3010; do
+        out="$(http_get "http://$ip:$port/some/deep/link")" || problem "port $port" || return 1
+        grep -q "<dd id=\"port\">$port</dd>" <<<"$out" || problem "port $port page: $out" || return 1
+        grep -q '<dd id="api-origin">https://api.smoke.test</dd>' <<<"$out" ||
+            problem "port $port: API origin not substituted" || return 1
+    done
+    docker exec "$RUN_ID-web" wget -q -O /dev/null http://localhost:3000/ || problem "wget healthcheck" || return 1
+    say "10 ports answer with their app and ENTE_API_ORIGIN; wget works"
+}
+
+# --------------------------------------------------------- ente-cli-standin
+
+test_ente_cli_standin() {
+    # The CLI checks that the API endpoint answers /ping: a static pong.
+    run museum-fake stackctl-test/ente-cli-standin:latest sh -c \
+        'mkdir -p /srv && echo "{\"id\":\"x\",\"message\":\"pong\"}" >/srv/ping &&
+         cd /srv && exec python3 -m http.server 8080'
+    run cli stackctl-test/ente-cli-standin:latest
+    docker exec "$RUN_ID-cli" sh -c 'printf "endpoint:\n  api: http://museum-fake:8080\n" > /cli-data/config.yaml'
+    local out
+    wait_for 10 docker exec "$RUN_ID-cli" ./ente-cli admin list-users || problem "list-users" || return 1
+    out="$(docker exec "$RUN_ID-cli" ./ente-cli admin update-subscription -a admin@example.org \
+        -u user@example.org --no-limit True)" || problem "update-subscription failed: $out" || return 1
+    [ "$out" = "Successfully updated storage and expiry date for user user@example.org" ] ||
+        problem "update-subscription said: $out" || return 1
+    out="$(docker exec "$RUN_ID-cli" cat /cli-data/standin-calls.log)"
+    [ "$out" = '["admin", "update-subscription", "-a", "admin@example.org", "-u", "user@example.org", "--no-limit", "True"]' ] ||
+        problem "calls log: $out" || return 1
+    out="$(docker exec "$RUN_ID-cli" ./ente-cli account list)"
+    [ "$out" = "Configured accounts: 0" ] || problem "account list: $out" || return 1
+    say "update-subscription, list-users, account list; call logged"
+}
+
+# --------------------------------------------------------------------- main
+
+declare -A RESULT
+failed=0
+for image in "${SELECTED[@]}"; do
+    fn="test_${image//-/_}"
+    if ! declare -F "$fn" >/dev/null; then
+        echo "smoke: unknown image '$image' (known: ${ALL[*]})" >&2
+        exit 2
+    fi
+    echo "== $image" >&2
+    # In a subshell: a failing check cannot leak state into the next image.
+    if ("$fn"); then
+        RESULT[$image]=PASS
+    else
+        RESULT[$image]=FAIL
+        failed=1
+    fi
+done
+
+echo
+for image in "${SELECTED[@]}"; do
+    printf '%s %s\n' "${RESULT[$image]}" "$image"
+done
+exit "$failed"

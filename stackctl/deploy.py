@@ -141,6 +141,11 @@ def deploy(
     before = [s for s in stack.recipe.bootstrap if s.phase == "before-up"]
     after = [s for s in stack.recipe.bootstrap if s.phase == "after-up"]
     if before:
+        # before-up steps name the services they need (a database, say): start only those
+        needed = sorted({svc for step in before for svc in step.options.get("start", ())})
+        if needed:
+            with console.status(f"starting {', '.join(needed)} for the bootstrap"):
+                engine.compose_up(stack.dir, stack.name, services=needed, wait_seconds=wait_seconds)
         report.steps += run_steps(tuple(before), context, lambda s: console.step(s.title))
 
     current = fingerprint(stack, engine, images)

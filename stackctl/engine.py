@@ -237,6 +237,39 @@ class Engine:
             ),
         )
 
+    def compose_run(
+        self,
+        stack_dir: Path,
+        project: str,
+        service: str,
+        argv: Sequence[str],
+        environment: dict[str, str] | None = None,
+        user: str | None = None,
+    ) -> ExecResult:
+        """A one-off container of a service (`docker compose run --rm`), output captured."""
+        command = [
+            "docker",
+            "compose",
+            "--project-directory",
+            str(stack_dir),
+            "-f",
+            str(stack_dir / COMPOSE_FILE),
+            "-p",
+            project,
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+        ]
+        for key, value in (environment or {}).items():
+            command += ["-e", f"{key}={value}"]
+        if user:
+            command += ["--user", user]
+        command += [service, *argv]
+        console.debug("$ " + " ".join(command[:12]) + " ...")
+        done = subprocess.run(command, capture_output=True, text=True)
+        return ExecResult(done.returncode, done.stdout + done.stderr)
+
     def compose_down(self, stack_dir: Path, project: str) -> None:
         self._compose_call(
             "docker compose down",

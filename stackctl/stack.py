@@ -89,6 +89,8 @@ def check_ports_free(stack: Stack, own_ports: set[int]) -> None:
         if port in own_ports:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # like the servers that will bind it: connections in TIME_WAIT are no obstacle
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -188,7 +188,7 @@ engine_wait() {
 }
 
 engine_iptables_is_legacy() {
-    iptables --version 2>/dev/null | grep -q legacy
+    grep -q legacy <<<"$(iptables --version 2>/dev/null)"
 }
 
 engine_use_iptables_legacy() {
@@ -248,7 +248,7 @@ engine_start() {
     # without iptables management (published ports still work through the
     # userland proxy).
     if ! engine_pid_alive "$pid" &&
-        tail -n 60 "$ENGINE_DOCKERD_LOG" | grep -qiE 'iptables|nf_tables|nftables|xtables'; then
+        grep -qiE 'iptables|nf_tables|nftables|xtables' <<<"$(tail -n 60 "$ENGINE_DOCKERD_LOG")"; then
         if ! engine_iptables_is_legacy && [ -x /usr/sbin/iptables-legacy ]; then
             engine_log "dockerd failed on iptables; switching to iptables-legacy and retrying"
             engine_use_iptables_legacy

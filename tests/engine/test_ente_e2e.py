@@ -174,9 +174,39 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
         "True",
     ]
 
-    # after the action the stack is still "unchanged" from deploy's point of view, except museum.yaml
+    # after the action the files stackctl wrote are still its own: nothing to change
     third = deploy_json(run_cli)
-    assert all(f["action"] == "identical" for f in third["files"])
+    assert all(f["action"] == "identical" for f in third["files"]) and not third["network_created"]
+
+    # status, images and network plan, for scripts
+    status = json.loads(run_cli("status", "ente", "--json").stdout)
+    assert {r["service"]: r["state"] for r in status} == {
+        s: "running" for s in ("museum", "socat", "postgres", "minio", "web", "cli")
+    }
+    images = json.loads(run_cli("images", "list", "ente", "--json").stdout)
+    museum_image = next(i for i in images if i["service"] == "museum")
+    assert museum_image["upstream"] == "ghcr.io/ente/server:latest"
+    assert (
+        museum_image["image"] == "stackctl-test/museum-standin:latest" and museum_image["present"]
+    )
+    planned = json.loads(run_cli("network", "plan", "ente", "--json").stdout)[0]
+    assert (planned["subnet"], planned["status"], planned["from"]) == (
+        first["network"]["subnet"],
+        "exists",
+        "state",
+    )
+
+    # down keeps data, secrets and files; the next deploy brings the same stack back
+    assert run_cli("down", "ente").exit_code == 0
+    assert run_cli("status", "ente", "--json").stdout.strip() == "[]"
+    assert (
+        read_env(env_path) == env and (ente_site["data"] / "postgres-data" / "PG_VERSION").exists()
+    )
+    back = deploy_json(run_cli)
+    assert back["containers_changed"] and not back["secrets_created"]
+    assert (
+        inspect("ente-museum")["NetworkSettings"]["Networks"]["ente.lan"]["IPAddress"] == museum_ip
+    )
 
 
 def test_deploy_killed_mid_bootstrap_resumes(ente_site, run_cli):

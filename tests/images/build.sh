@@ -3,7 +3,7 @@
 # (no image registry is reachable from the test machines).
 #
 #   bash tests/images/build.sh                  # build what is missing
-#   bash tests/images/build.sh --force          # rebuild every image
+#   bash tests/images/build.sh --force          # rebuild every image, no cache
 #   bash tests/images/build.sh postgres socat   # only these (and the base)
 #   bash tests/images/build.sh --refresh-rootfs # also redo the debootstrap
 #
@@ -113,6 +113,16 @@ image_hash() {
     docker image inspect --format "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true
 }
 
+image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# Remove the image a tag pointed to before a rebuild, unless still in use.
+drop_old() {
+    local old="$1" tag="$2"
+    if [ -n "$old" ] && [ "$old" != "$(image_id "$tag")" ]; then
+        docker rmi "$old" >/dev/null 2>&1 || true
+    fi
+}
+
 # True when tag $1 exists and was built from hash $2.
 up_to_date() {
     local tag="$1" want="$2" have
@@ -171,7 +181,12 @@ EOF
 build_base() {
     local rootfs="$CACHE/rootfs-$SUITE" hash
     hash="$(printf '%s' "$ROOTFS_PARAMS" | sha256sum | cut -c1-16)"
-    if [ "$FORCE" = 0 ] && up_to_date "$BASE_TAG" "$hash"; then
+    # --force with a list of images rebuilds the base only when it is listed.
+    local force="$FORCE"
+    if [ ${#ONLY[@]} -gt 0 ] && ! wanted debian; then
+        force=0
+    fi
+    if [ "$force" = 0 ] && up_to_date "$BASE_TAG" "$hash"; then
         log "$BASE_TAG exists; skipping"
         return 0
     fi
@@ -182,6 +197,8 @@ build_base() {
         log "reusing cached root filesystem $rootfs"
     fi
     log "importing $BASE_TAG"
+    local old
+    old="$(image_id "$BASE_TAG")"
     tar --numeric-owner --xattrs -C "$rootfs" -c \
         --exclude=./.stackctl-rootfs --exclude='./dev/*' --exclude='./proc/*' \
         --exclude='./sys/*' . |
@@ -192,6 +209,7 @@ build_base() {
             --change "LABEL $HASH_LABEL=$hash" \
             --message "debootstrap --variant=minbase $SUITE" \
             - "$BASE_TAG" >/dev/null
+    drop_old "$old" "$BASE_TAG"
 }
 
 # ---------------------------------------------------------- derived images
@@ -210,14 +228,18 @@ build_one() {
     cp -a "$dir/." "$ctx/"
     cp "$CA_BUNDLE" "$ctx/ca-bundle.crt"
     log "building $tag"
-    local start=$SECONDS
-    if ! docker build --pull=false --label "$HASH_LABEL=$hash" -t "$tag" "$ctx" \
-        >"$ctx.log" 2>&1; then
+    local start=$SECONDS old args=(--pull=false --label "$HASH_LABEL=$hash" -t "$tag")
+    old="$(image_id "$tag")"
+    if [ "$FORCE" = 1 ]; then
+        args+=(--no-cache)
+    fi
+    if ! docker build "${args[@]}" "$ctx" >"$ctx.log" 2>&1; then
         tail -n 40 "$ctx.log" >&2
         rm -f "$ctx.log"
         die "docker build of $tag failed"
     fi
     rm -f "$ctx.log"
+    drop_old "$old" "$tag"
     log "built $tag in $((SECONDS - start))s"
 }
 

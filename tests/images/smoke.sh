@@ -229,14 +229,15 @@ test_museum_standin() {
 
     run museum-bad -v "$WORK/museum-31.yaml:/museum.yaml:ro" stackctl-test/museum-standin:latest
     wait_for 20 exited_with museum-bad 1 || problem "a 31-byte key.encryption did not exit 1" || return 1
-    logs_of museum-bad | grep -q 'key.encryption decodes to 31 bytes, expected 32' ||
+    # (no `logs | grep -q`: with pipefail, grep quitting early fails the pipe)
+    grep -q 'key.encryption decodes to 31 bytes, expected 32' <<<"$(logs_of museum-bad)" ||
         problem "no key length message: $(logs_of museum-bad)" || return 1
     say "31-byte key.encryption: exit 1 with message"
 
     run museum-badpw -v "$WORK/museum.yaml:/museum.yaml:ro" -e ENTE_DB_PASSWORD=wrong \
         stackctl-test/museum-standin:latest
     wait_for 20 exited_with museum-badpw 2 || problem "wrong db password did not exit 2" || return 1
-    logs_of museum-badpw | grep -qx 'panic: pq: password authentication failed for user "pguser"' ||
+    grep -qx 'panic: pq: password authentication failed for user "pguser"' <<<"$(logs_of museum-badpw)" ||
         problem "no pq panic: $(logs_of museum-badpw)" || return 1
     say "wrong ENTE_DB_PASSWORD: panic: pq: password authentication failed, exit 2"
 

@@ -11,6 +11,7 @@ import base64
 import datetime
 import hashlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -182,6 +183,8 @@ class Backend:
                 if headers.get("upgrade", "").lower() == "websocket":
                     await self._websocket(reader, writer, target, headers)
                     return
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 length = int(headers.get("content-length", "0") or 0)
                 body = await reader.readexactly(length) if length else b""
                 if headers.get("transfer-encoding", "").lower() == "chunked":
@@ -302,7 +305,6 @@ def request(
     headers: dict[str, str] | None = None,
 ) -> Reply:
     sock = connect(port, host, context)
-    peer = sock.getpeercert(binary_form=True) if context else None
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.sock = sock
     default_port = 443 if context else 80
@@ -312,11 +314,41 @@ def request(
         conn.putheader(name, value)
     if body is not None:
         conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
+        # Like curl: ask first, so a refused body is answered rather than cut off mid-send.
+        conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    peer = sock.getpeercert(binary_form=True) if context else None
+    if body is not None:
+        refused = _continue(sock)
+        if refused is not None:
+            sock.close()
+            refused.peer_cert = peer
+            return refused
+        sock.sendall(body)
     response = conn.getresponse()
     data = response.read()
     conn.close()
     return Reply(response.status, response.headers, data, peer)
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        if not byte:
+            break
+        head += byte
+    return head
+
+
+def _continue(sock: socket.socket) -> Reply | None:
+    """After `Expect: 100-continue`: None once the server said 100, else its final answer."""
+    head = _read_head(sock)
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    if status == 100:
+        return None
+    headers = http.client.parse_headers(io.BytesIO(head.split(b"\r\n", 1)[1]))
+    return Reply(status, headers, b"")
 
 
 def websocket_echo(port: int, host: str, path: str, context: ssl.SSLContext, text: str) -> str:

@@ -1,0 +1,99 @@
+"""Runners for bootstrap step kinds and action kinds, one module per family.
+
+A recipe names a kind (`kind = "s3-buckets"`); the module that implements it registers a
+runner here. Every module in this package is imported on first use, so adding a kind is
+adding a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stackctl.errors import RecipeError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
+    from stackctl.network import NetworkPlan
+    from stackctl.recipe import Action, Step
+    from stackctl.stack import Stack
+
+
+@dataclass
+class StepContext:
+    stack: Stack
+    engine: Engine
+    network: NetworkPlan
+    secrets: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    message: str
+    exit_code: int = 0
+
+
+# A step runner returns (changed, detail); it must be idempotent.
+StepRunner = Callable[["Step", StepContext], tuple[bool, str]]
+# An action runner gets the validated arguments.
+ActionRunner = Callable[["Stack", "Engine", "Action", list[Any]], ActionResult]
+
+STEP_RUNNERS: dict[str, StepRunner] = {}
+ACTION_RUNNERS: dict[str, ActionRunner] = {}
+_loaded = False
+
+
+def step_kind(kind: str) -> Callable[[StepRunner], StepRunner]:
+    def register(runner: StepRunner) -> StepRunner:
+        STEP_RUNNERS[kind] = runner
+        return runner
+
+    return register
+
+
+def action_kind(kind: str) -> Callable[[ActionRunner], ActionRunner]:
+    def register(runner: ActionRunner) -> ActionRunner:
+        ACTION_RUNNERS[kind] = runner
+        return runner
+
+    return register
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
+
+
+def step_runner(kind: str) -> StepRunner:
+    _load()
+    if kind not in STEP_RUNNERS:
+        raise RecipeError(
+            f"no runner for bootstrap step kind {kind!r}",
+            "known: " + ", ".join(sorted(STEP_RUNNERS)),
+        )
+    return STEP_RUNNERS[kind]
+
+
+def action_runner(kind: str) -> ActionRunner:
+    _load()
+    if kind not in ACTION_RUNNERS:
+        raise RecipeError(
+            f"no runner for action kind {kind!r}", "known: " + ", ".join(sorted(ACTION_RUNNERS))
+        )
+    return ACTION_RUNNERS[kind]
+
+
+def known_kinds() -> tuple[set[str], set[str]]:
+    _load()
+    return set(STEP_RUNNERS), set(ACTION_RUNNERS)
+
+
+def container_name(stack: Stack, service: str) -> str:
+    """Recipes name containers <stack>-<service>, as the seeds do (ente-museum)."""
+    return f"{stack.name}-{service}"

@@ -1,0 +1,54 @@
+"""`s3-buckets`: create missing buckets on any S3-compatible server."""
+
+from __future__ import annotations
+
+import time
+
+from stackctl import s3
+from stackctl.errors import StackctlError
+from stackctl.recipe import Step
+from stackctl.steps import StepContext, container_name, step_kind
+
+
+def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
+    options = step.options
+    published = options.get("published_port")
+    if published:
+        host, port = "127.0.0.1", int(ctx.stack.settings[published])
+    else:
+        # the host reaches the container directly on the stack's bridge network
+        container = ctx.engine.container(container_name(ctx.stack, options["service"]))
+        networks = (container or {}).get("NetworkSettings", {}).get("Networks", {})
+        host, port = networks.get(ctx.network.name, {}).get("IPAddress", ""), int(options["port"])
+    return s3.S3Endpoint(
+        host,
+        port,
+        ctx.secrets[options["access_key"]],
+        ctx.secrets[options["secret_key"]],
+        options.get("region", "us-east-1"),
+    )
+
+
+@step_kind("s3-buckets")
+def s3_buckets(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    endpoint = _endpoint(step, ctx)
+    deadline = time.monotonic() + float(step.options.get("wait_seconds", 90))
+    while True:
+        try:
+            missing = [b for b in step.options["buckets"] if not s3.bucket_exists(endpoint, b)]
+            break
+        except s3.S3Error as exc:
+            if time.monotonic() > deadline or "403" in str(exc):
+                raise StackctlError(
+                    f"bucket provisioning: {exc}",
+                    f"check the S3 service with `stackctl logs {ctx.stack.name} {step.options['service']}`",
+                ) from exc
+            time.sleep(1)
+    for bucket in missing:
+        try:
+            s3.create_bucket(endpoint, bucket)
+        except s3.S3Error as exc:
+            raise StackctlError(f"creating bucket {bucket}: {exc}") from exc
+    if missing:
+        return True, "created " + ", ".join(missing)
+    return False, "all buckets present"

@@ -43,10 +43,51 @@ TLS_FIELDS = (
     ),
     Field("acme_webroot", "path", "/var/www/acme", "Folder served at /.well-known/acme-challenge/"),
 )
+MAIL_FIELDS = (
+    Field(
+        "relay_host",
+        "hostname",
+        None,
+        "Host MTA the apps send mail through (empty: no mail)",
+        optional=True,
+    ),
+    Field("relay_port", "port", 587, "Port of the mail relay"),
+    Field("from_address", "email", None, "Sender address for app mail", optional=True),
+    Field(
+        "username", "text", None, "SMTP user, when the relay wants authentication", optional=True
+    ),
+    Field(
+        "password_file",
+        "path",
+        None,
+        "File holding the SMTP password (kept out of stackctl.toml)",
+        optional=True,
+    ),
+    Field(
+        "security",
+        "text",
+        "starttls",
+        "Transport security towards the relay",
+        ("starttls", "tls", "none"),
+    ),
+)
+SSO_FIELDS = (
+    Field(
+        "enabled", "bool", False, "Offer single sign-on through the site's OpenID Connect provider"
+    ),
+    Field(
+        "issuer",
+        "text",
+        None,
+        "Issuer URL, e.g. https://sso.example.lan/realms/home",
+        optional=True,
+    ),
+    Field("display_name", "text", "Keycloak", "Name shown on login buttons"),
+)
 COMMON_STACK_FIELDS = (
     Field("subnet", "cidr", None, "Explicit subnet for the stack network", optional=True),
 )
-TABLES = {"images", "tls", "stacks"}
+TABLES = {"images", "tls", "mail", "sso", "stacks"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +115,23 @@ class Tls:
 
 
 @dataclass(frozen=True)
+class Mail:
+    relay_host: str | None = None
+    relay_port: int = 587
+    from_address: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+    security: str = "starttls"
+
+
+@dataclass(frozen=True)
+class Sso:
+    enabled: bool = False
+    issuer: str | None = None
+    display_name: str = "Keycloak"
+
+
+@dataclass(frozen=True)
 class Site:
     """Validated site settings plus where they came from."""
 
@@ -85,6 +143,8 @@ class Site:
     subnet_prefix: int = 24
     images: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
+    mail: Mail = field(default_factory=Mail)
+    sso: Sso = field(default_factory=Sso)
     stacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
     path: Path | None = None
@@ -180,6 +240,13 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
             f"tls.layout = 'custom' in {file} needs tls.certificate and tls.certificate_key",
             'e.g. certificate = "/etc/ssl/{host}/cert.pem"',
         )
+    mail = _check_table(_table(raw, "mail", file), MAIL_FIELDS, "mail.", file)
+    sso = _check_table(_table(raw, "sso", file), SSO_FIELDS, "sso.", file)
+    if sso["enabled"] and not (sso["issuer"] or "").startswith("https://"):
+        raise SettingsError(
+            f"sso.enabled = true in {file} needs sso.issuer, an https:// URL",
+            'e.g. issuer = "https://sso.example.lan/realms/home"',
+        )
     images = _table(raw, "images", file)
     from stackctl import values as v
 
@@ -206,6 +273,8 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         subnet_prefix=values["subnet_prefix"],
         images=dict(images),
         tls=Tls(**tls),
+        mail=Mail(**mail),
+        sso=Sso(**sso),
         stacks={name: dict(table) for name, table in stacks.items()},
         source=source,
         path=path,

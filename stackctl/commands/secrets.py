@@ -90,6 +90,31 @@ def register(app: typer.Typer) -> None:
             ],
         )
 
+    @group.command("set")
+    def set_secret(
+        stack: Annotated[str, typer.Argument(help="Stack name")],
+        name: Annotated[str, typer.Argument(help="Secret name, e.g. an SSO client secret")],
+    ) -> None:
+        """Store a value you were given (read from stdin, or a hidden prompt on a terminal)."""
+        import getpass
+        import sys
+
+        from stackctl import console
+        from stackctl import secrets as store
+        from stackctl.commands.options import site
+        from stackctl.recipe import get_recipe
+
+        settings = site()
+        value = (
+            getpass.getpass(f"{name}: ")
+            if sys.stdin.isatty()
+            else sys.stdin.readline().rstrip("\n")
+        )
+        changed = store.set_value(get_recipe(stack), settings.stack_dir(stack), name, value)
+        console.ok(
+            f"{name} stored" if changed else f"{name} already had that value; nothing changed"
+        )
+
     @group.command("rotate")
     def rotate(
         stack: Annotated[str, typer.Argument(help="Stack name")],

@@ -161,15 +161,29 @@ engine_install() {
 
 engine_ready() { docker info >/dev/null 2>&1; }
 
-engine_dockerd_running() {
+# True when pid file $1 names a live process called $2.
+engine_pidfile_live() {
     local pid
-    if [ -f /var/run/docker.pid ]; then
-        pid="$(cat /var/run/docker.pid 2>/dev/null || true)"
-        if engine_pid_alive "$pid"; then
-            return 0
+    pid="$(cat "$1" 2>/dev/null || true)"
+    engine_pid_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
+}
+
+engine_dockerd_running() {
+    engine_pidfile_live /var/run/docker.pid dockerd || pgrep -x dockerd >/dev/null 2>&1
+}
+
+# Pid files left by a dockerd/containerd that died with the machine or the
+# session: their pids may now belong to other processes, which would make
+# dockerd refuse to start (or signal the wrong process).
+engine_clear_stale_pidfiles() {
+    local file name
+    for file in /var/run/docker.pid:dockerd /var/run/docker/containerd/containerd.pid:containerd; do
+        name="${file##*:}"
+        file="${file%:*}"
+        if [ -e "$file" ] && ! engine_pidfile_live "$file" "$name"; then
+            engine_sudo rm -f "$file"
         fi
-    fi
-    pgrep -x dockerd >/dev/null 2>&1
+    done
 }
 
 # Wait until `docker info` answers; returns 1 after the timeout or when the
@@ -235,6 +249,7 @@ engine_start() {
     command -v dockerd >/dev/null 2>&1 || engine_die "dockerd not installed (run engine_install)" || return 1
 
     local pid
+    engine_clear_stale_pidfiles
     engine_log "starting dockerd (log: $ENGINE_DOCKERD_LOG)"
     pid="$(engine_spawn_dockerd)"
     if engine_wait "$ENGINE_DOCKERD_TIMEOUT" "$pid"; then
@@ -267,7 +282,11 @@ engine_start() {
             fi
         fi
     fi
-    engine_fail_with_log "dockerd did not become ready within ${ENGINE_DOCKERD_TIMEOUT}s"
+    if engine_pid_alive "$pid"; then
+        engine_fail_with_log "dockerd did not become ready within ${ENGINE_DOCKERD_TIMEOUT}s"
+    else
+        engine_fail_with_log "dockerd exited during startup"
+    fi
 }
 
 engine_ensure() {

@@ -35,6 +35,7 @@ class Route:
     earlier: tuple[str, ...]  # `start` of the ACME path and of every earlier route
     max_body: str
     max_body_bytes: int
+    max_body_explicit: bool = False  # set by the location or vhost, not the site default
 
     @property
     def kind(self) -> str:
@@ -118,7 +119,10 @@ def plan(vhosts: Sequence[VirtualHost], site: ProxySite, stack: str) -> tuple[Ho
         for index, loc in enumerate(vh.locations):
             size = loc.max_body or vh.max_body or site.default_max_body
             start = start_of(loc)
-            routes.append(Route(index, loc, start, tuple(earlier), size, check.size_bytes(size)))
+            explicit = (loc.max_body or vh.max_body) is not None
+            routes.append(
+                Route(index, loc, start, tuple(earlier), size, check.size_bytes(size), explicit)
+            )
             earlier.append(start)
         cert, key = ("", "")
         if vh.tls == "terminate":

@@ -47,6 +47,8 @@ def environment() -> Environment:
     env.filters["json"] = _json
     env.filters["xml"] = lambda value: quoteattr(str(value))  # XML attribute, quotes included
     env.filters["negative"] = lambda regex: f"(?!{regex})"  # PCRE negative lookahead
+    env.filters["prepend"] = lambda text, prefix: prefix + text
+    env.filters["sni"] = lambda name: f"HostSNI(`{name}`)"  # Traefik TCP rule
     env.filters["redirect_base"] = lambda url: url.rstrip("/")
     return env
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install stackctl on a Debian/Ubuntu server, with a Docker engine and compose v2 when
+# missing, then run stackctl with the given arguments (if any):
+#
+#   sudo bash scripts/install.sh deploy ente
+#
+# stackctl goes into its own virtualenv (/opt/stackctl) from this checkout, as a
+# regular (not editable) install, and is linked as /usr/local/bin/stackctl.
+#
+# Environment:
+#   STACKCTL_PREFIX   where the virtualenv goes (default /opt/stackctl)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PREFIX="${STACKCTL_PREFIX:-/opt/stackctl}"
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: run it as root (sudo bash scripts/install.sh ...)" >&2
+    exit 1
+fi
+
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt-get -q update
+    apt-get -y -q install --no-install-recommends python3-venv
+fi
+
+bash scripts/lib/engine.sh
+
+python3 -m venv "$PREFIX"
+"$PREFIX/bin/python" -m pip install -q --upgrade pip
+"$PREFIX/bin/python" -m pip install -q --force-reinstall --no-cache-dir .
+ln -sfn "$PREFIX/bin/stackctl" /usr/local/bin/stackctl
+echo "stackctl $("$PREFIX/bin/stackctl" --version | cut -d' ' -f2) installed as /usr/local/bin/stackctl" >&2
+
+if [ $# -gt 0 ]; then
+    exec /usr/local/bin/stackctl "$@"
+fi

@@ -49,16 +49,38 @@ def main() -> None:
     parser.add_argument("--stackctl", default=shutil.which("stackctl") or "stackctl")
     args = parser.parse_args()
     if subprocess.run(["docker", "inspect", CONTAINER], capture_output=True).returncode == 0:
-        raise SystemExit(f"a container named {CONTAINER} exists; run this bench on a machine without an Ente stack")
+        raise SystemExit(
+            f"a container named {CONTAINER} exists; run this bench on a machine without an Ente stack"
+        )
     with tempfile.TemporaryDirectory() as work:
         config = os.path.join(work, "stackctl.toml")
         with open(config, "w") as handle:
             handle.write(f'stacks_root = "{work}"\ndata_root = "{work}/data"\n')
-        subprocess.run(["docker", "run", "--name", CONTAINER, IMAGE, "sh", "-c", SCRIPT.format(n=args.lines // 100)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "--name",
+                CONTAINER,
+                IMAGE,
+                "sh",
+                "-c",
+                SCRIPT.format(n=args.lines // 100),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         try:
-            size = len(subprocess.run(["docker", "logs", CONTAINER], capture_output=True, check=True).stdout)
+            size = len(
+                subprocess.run(
+                    ["docker", "logs", CONTAINER], capture_output=True, check=True
+                ).stdout
+            )
             pipeline = timed(f"docker logs {CONTAINER} 2>&1 | grep {PATTERN}", args.runs)
-            ours = timed(f"STACKCTL_CONFIG={config} {args.stackctl} logs ente museum --grep {PATTERN}", args.runs)
+            ours = timed(
+                f"STACKCTL_CONFIG={config} {args.stackctl} logs ente museum --grep {PATTERN}",
+                args.runs,
+            )
         finally:
             subprocess.run(["docker", "rm", "-f", CONTAINER], capture_output=True)
     mb = size / 1e6
@@ -66,7 +88,9 @@ def main() -> None:
     print(f"docker logs | grep           {pipeline:8.3f} s  {mb / pipeline:7.1f} MB/s")
     print(f"stackctl logs --grep         {ours:8.3f} s  {mb / ours:7.1f} MB/s")
     ratio = pipeline / ours
-    print(f"throughput ratio             {ratio:8.2f}  (target >= 0.9: {'met' if ratio >= 0.9 else 'NOT met'})")
+    print(
+        f"throughput ratio             {ratio:8.2f}  (target >= 0.9: {'met' if ratio >= 0.9 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

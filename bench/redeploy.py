@@ -44,22 +44,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         config = os.path.join(work, "stackctl.toml")
         with open(config, "w") as handle:
-            handle.write(f'stacks_root = "{work}"\ndata_root = "{work}/data"\nsubnet_pool = ["10.219.0.0/16"]\n')
-            handle.write("[stacks.ente]\napi_port = 28180\nauth_port = 23322\ns3_port = 23200\n[images]\n")
+            handle.write(
+                f'stacks_root = "{work}"\ndata_root = "{work}/data"\nsubnet_pool = ["10.219.0.0/16"]\n'
+            )
+            handle.write(
+                "[stacks.ente]\napi_port = 28180\nauth_port = 23322\ns3_port = 23200\n[images]\n"
+            )
             handle.writelines(f'"{k}" = "{v}"\n' for k, v in IMAGES.items())
         env = {**os.environ, "STACKCTL_CONFIG": config}
         stack_dir = os.path.join(work, "docker-ente")
         try:
-            subprocess.run([args.stackctl, "deploy", "ente"], check=True, capture_output=True, env=env)
+            subprocess.run(
+                [args.stackctl, "deploy", "ente"], check=True, capture_output=True, env=env
+            )
             compose = timed(["docker", "compose", "up", "-d"], args.runs, env, stack_dir)
             ours = timed([args.stackctl, "deploy", "ente"], args.runs, env, work)
         finally:
-            subprocess.run(["docker", "compose", "down", "--timeout", "5"], capture_output=True, cwd=stack_dir)
+            subprocess.run(
+                ["docker", "compose", "down", "--timeout", "5"], capture_output=True, cwd=stack_dir
+            )
             subprocess.run(["docker", "network", "rm", "ente.lan"], capture_output=True)
     ratio = ours / compose
     print(f"docker compose up -d (no-op)   {compose:7.3f} s (median of {args.runs})")
     print(f"stackctl deploy (no-op)        {ours:7.3f} s")
-    print(f"ratio                          {ratio:7.2f}  (target <= 1.2: {'met' if ratio <= 1.2 else 'NOT met'})")
+    print(
+        f"ratio                          {ratio:7.2f}  (target <= 1.2: {'met' if ratio <= 1.2 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

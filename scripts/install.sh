@@ -29,7 +29,9 @@ bash scripts/lib/engine.sh
 
 python3 -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install -q --upgrade pip
-"$PREFIX/bin/python" -m pip install -q --force-reinstall --no-cache-dir .
+"$PREFIX/bin/python" -m pip install -q .
+# the same version number would otherwise keep an older copy of stackctl itself
+"$PREFIX/bin/python" -m pip install -q --force-reinstall --no-deps .
 ln -sfn "$PREFIX/bin/stackctl" /usr/local/bin/stackctl
 echo "stackctl $("$PREFIX/bin/stackctl" --version | cut -d' ' -f2) installed as /usr/local/bin/stackctl" >&2
 

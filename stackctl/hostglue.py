@@ -18,7 +18,9 @@ DEFAULT_RELOADS = ("apachectl -k graceful", "postfix reload")
 
 def _name(value: str, what: str) -> str:
     if not isinstance(value, str) or not _NAME.match(value.lower()):
-        raise NetworkError(f"{what} {value!r} cannot be written as a host name", "a-z, 0-9, - and .")
+        raise NetworkError(
+            f"{what} {value!r} cannot be written as a host name", "a-z, 0-9, - and ."
+        )
     return value.lower()
 
 

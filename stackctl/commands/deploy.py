@@ -10,7 +10,14 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("deploy")
     def deploy(
-        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+        stacks: Annotated[list[str] | None, typer.Argument(help="Stack names, e.g. ente")] = None,
+        all_stacks: Annotated[
+            bool,
+            typer.Option(
+                "--all",
+                help="Every stack that has a folder under stacks_root or a [stacks.NAME] table (a reinstall)",
+            ),
+        ] = False,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Show what would happen; change nothing")
         ] = False,
@@ -27,15 +34,33 @@ def register(app: typer.Typer) -> None:
         from stackctl.commands.options import site
         from stackctl.deploy import deploy as run
         from stackctl.engine import Engine
+        from stackctl.errors import StackctlError
+        from stackctl.recipe import all_recipes
         from stackctl.stack import open_stack
         from stackctl.summary import print_report, report_json
 
-        loaded = open_stack(stack, site())
-        report = run(loaded, Engine(), dry_run=dry_run, force=force, wait_seconds=wait)
-        if json:
-            console.print_json(report_json(report))
+        settings = site()
+        if all_stacks:
+            names = [
+                n for n in all_recipes() if n in settings.stacks or settings.stack_dir(n).is_dir()
+            ]
         else:
-            print_report(loaded, report)
+            names = list(stacks or [])
+        if not names:
+            raise StackctlError(
+                "name a stack to deploy, or use --all", "recipes: " + ", ".join(all_recipes())
+            )
+        # validate every stack's settings before touching any of them
+        loaded = [open_stack(name, settings) for name in names]
+        engine = Engine()
+        reports = []
+        for stack in loaded:
+            report = run(stack, engine, dry_run=dry_run, force=force, wait_seconds=wait)
+            reports.append(report_json(report))
+            if not json:
+                print_report(stack, report)
+        if json:
+            console.print_json(reports[0] if len(reports) == 1 and not all_stacks else reports)
 
     @app.command("status")
     def status(

@@ -99,7 +99,7 @@ def needs(hosts: tuple[Host, ...], stack: str, site: ProxySite) -> list[str]:
     ]
     out += [
         "appcmd set config -section:system.webServer/rewrite/allowedServerVariables "
-        f'/+"[name=\'{name}\']" /commit:apphost'
+        f"/+\"[name='{name}']\" /commit:apphost"
         for name in sorted(variables)
     ]
     out.append("upstream timeouts are server-wide in IIS: ARR Server Proxy Settings > Time-out")

@@ -56,6 +56,8 @@ def needs(hosts: tuple[Host, ...], stack: str, site: ProxySite) -> list[str]:
             "long-lived websockets: entryPoints.websecure.transport.respondingTimeouts.readTimeout: 0"
         )
     if site.acme_upstream is None:
-        out.append("Traefik cannot serve the ACME webroot: ACME challenges get 503 until an ACME "
-                   "helper address is configured")
+        out.append(
+            "Traefik cannot serve the ACME webroot: ACME challenges get 503 until an ACME "
+            "helper address is configured"
+        )
     return out

@@ -1,0 +1,132 @@
+"""`stackctl proxy STACK` and `stackctl host-snippets STACK`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+RELOADS = {
+    "apache": "apachectl -k graceful",
+    "nginx": "nginx -s reload",
+    "nginx-stream": "nginx -s reload",
+    "caddy": "systemctl reload caddy",
+    "haproxy": "systemctl reload haproxy",
+}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("proxy")
+    def proxy(
+        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+        dialect: Annotated[
+            str | None,
+            typer.Option(
+                "--dialect",
+                "-d",
+                help="apache, nginx, nginx-stream, caddy, haproxy, traefik or iis "
+                "(default: proxy in stackctl.toml)",
+            ),
+        ] = None,
+        write: Annotated[
+            bool, typer.Option("--write", help="Write the files where the server expects them")
+        ] = False,
+        all_dialects: Annotated[
+            bool, typer.Option("--all-dialects", help="Render every dialect (print only)")
+        ] = False,
+        root: Annotated[
+            Path, typer.Option("--root", help="With --write: write under this folder, not /")
+        ] = Path("/"),
+        force: Annotated[
+            bool, typer.Option("--force", help="With --write: replace files changed by hand")
+        ] = False,
+    ) -> None:
+        """Print (or write) the reverse-proxy config for a stack, and what the server needs."""
+        from stackctl import console
+        from stackctl import proxy as proxies
+        from stackctl.commands.options import site
+        from stackctl.errors import StackctlError
+
+        settings = site()
+        loaded, vhosts = _vhosts(stack, settings)
+        if all_dialects and write:
+            raise StackctlError("--write takes one dialect", "drop --all-dialects, or pick -d")
+        chosen = list(proxies.DIALECTS) if all_dialects else [dialect or settings.proxy]
+        proxy_site = proxies.site_from(settings)
+        for name in chosen:
+            files = proxies.render(vhosts, name, proxy_site, stack)
+            places = proxies.destinations(name, stack, list(files))
+            if write:
+                _write(loaded, files, places, root, force)
+            else:
+                for file, text in files.items():
+                    console.out.print(f"# ==> {places[file]} ({name})", markup=False)
+                    console.out.print(text, markup=False, highlight=False, end="")
+            console.err.print(f"{name} needs:", markup=False)
+            for line in proxies.needs(name, vhosts, stack, proxy_site):
+                console.err.print(f"  - {line}", markup=False, highlight=False)
+
+    @app.command("host-snippets")
+    def host_snippets(
+        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+    ) -> None:
+        """Print /etc/hosts, /etc/networks, dnsmasq, Postfix and Sendmail lines for the stack's
+        fixed IPs, and the reload lines for certificate renewal."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.hostglue import snippets
+        from stackctl.stack import network_plan, open_stack
+
+        settings = site()
+        loaded = open_stack(stack, settings)
+        plan = network_plan(loaded, _docker_networks())
+        reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
+        text = snippets(
+            plan.name, plan.subnet, plan.gateway, dict(plan.ips), stack, [r for r in reloads if r]
+        )
+        console.out.print(text, markup=False, highlight=False, end="")
+
+
+def _vhosts(stack: str, settings):  # noqa: ANN001, ANN202 - Site in, (Stack, vhosts) out
+    from stackctl.render import stack_vhosts
+    from stackctl.stack import open_stack
+
+    loaded = open_stack(stack, settings)
+    return loaded, stack_vhosts(loaded.recipe, settings, loaded.settings, loaded.state.facts)
+
+
+def _docker_networks() -> dict[str, tuple[str, ...]]:
+    """Existing Docker networks, when an engine answers; the plan also works without them."""
+    from stackctl import console
+    from stackctl.errors import StackctlError
+
+    try:
+        from stackctl.engine import Engine
+
+        return {n.name: n.subnets for n in Engine().networks()}
+    except (StackctlError, OSError) as exc:
+        console.debug(f"no Docker engine ({exc}); planning from saved state and host routes")
+        return {}
+
+
+def _write(loaded, files: dict[str, str], places: dict[str, Path], root: Path, force: bool) -> None:  # noqa: ANN001
+    """Plan-then-write, like every stackctl file: create/identical/update/conflict."""
+    from rich.markup import escape
+
+    from stackctl import console
+    from stackctl.files import RenderedFile, apply_plan, plan_files
+
+    by_root: dict[Path, list[RenderedFile]] = {}
+    for name, text in files.items():
+        place = places[name]
+        base = root if place.is_absolute() else loaded.dir  # IIS files stay with the stack
+        relative = str(place.relative_to("/")) if place.is_absolute() else str(place)
+        by_root.setdefault(base, []).append(RenderedFile(relative, text))
+    for base, rendered in by_root.items():
+        changes = plan_files(base, rendered, loaded.state.files)
+        apply_plan(base, changes, loaded.state.files, force=force)
+        for change in changes:
+            path = escape(str(base / change.file.path))
+            console.info(f"[{change.action}]{change.action}[/] {path}")
+    loaded.state.save()

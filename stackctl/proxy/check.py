@@ -40,7 +40,7 @@ RESERVED_PREFIX = "/.well-known/acme-challenge/"
 
 def size_bytes(value: str) -> int:
     """'20m' -> bytes; '0' means unlimited."""
-    number, unit = _SIZE.match(value).groups()  # type: ignore[union-attr]
+    number, unit = _SIZE.fullmatch(value).groups()  # type: ignore[union-attr]
     return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
@@ -49,19 +49,26 @@ def _fail(where: str, problem: str, allowed: str) -> RecipeError:
 
 
 def upstream(value: object, where: str, what: str = "upstream") -> str:
-    match = _UPSTREAM.match(value) if isinstance(value, str) else None
+    match = _UPSTREAM.fullmatch(value) if isinstance(value, str) else None
     if not match or not 1 <= int(match["port"]) <= 65535:
         raise _fail(where, f"{what} {value!r} is not host:port", "e.g. 127.0.0.1:8080")
     return value  # type: ignore[return-value]
 
 
 def _size(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _SIZE.match(value):
+    if not isinstance(value, str) or not _SIZE.fullmatch(value):
         raise _fail(where, f"max_body {value!r} is not a size", "a number with k, m or g, e.g. 20m")
     return value
 
 
+def _printable(value: object, where: str, what: str) -> None:
+    # stackctl.values anchors with `$`, which also matches before a final newline.
+    if isinstance(value, str) and (not value.isprintable() or value != value.strip()):
+        raise _fail(where, f"{what} {value!r} has spaces or control characters", "plain text")
+
+
 def _host(value: object, where: str) -> str:
+    _printable(value, where, "hostname")
     try:
         return hostname(value)  # non-ASCII names become their IDNA A-label here
     except ValueProblem as exc:
@@ -69,6 +76,7 @@ def _host(value: object, where: str) -> str:
 
 
 def _file(value: object, where: str, what: str) -> str:
+    _printable(value, where, what)
     try:
         return path(value)
     except ValueProblem as exc:
@@ -81,7 +89,7 @@ def _headers(pairs: Sequence[tuple[str, str]], where: str) -> tuple[tuple[str, s
         header_name(name, where)
         if (
             not isinstance(value, str)
-            or not _HEADER_VALUE.match(value)
+            or not _HEADER_VALUE.fullmatch(value)
             or _VALUE_FORBIDDEN & set(value)
         ):
             raise _fail(
@@ -94,13 +102,13 @@ def _headers(pairs: Sequence[tuple[str, str]], where: str) -> tuple[tuple[str, s
 
 
 def header_name(name: object, where: str) -> str:
-    if not isinstance(name, str) or not _HEADER_NAME.match(name):
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
         raise _fail(where, f"header name {name!r} is not allowed", "letters, digits and '-'")
     return name
 
 
 def pattern(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _PATTERN.match(value):
+    if not isinstance(value, str) or not _PATTERN.fullmatch(value):
         raise _fail(
             where,
             f"pattern {value!r} has characters that are unsafe in proxy configs",
@@ -120,7 +128,7 @@ def location(loc: Location, where: str) -> Location:
     where = f"{where}, location {loc.path!r}"
     if loc.pattern:
         pattern(loc.path, where)
-    elif not isinstance(loc.path, str) or not _PREFIX.match(loc.path):
+    elif not isinstance(loc.path, str) or not _PREFIX.fullmatch(loc.path):
         raise _fail(where, f"path {loc.path!r} is not allowed", "/ then letters, digits, ._~-/ ")
     if not loc.pattern and loc.path.startswith(RESERVED_PREFIX.rstrip("/")):
         raise _fail(where, "the ACME challenge path is reserved", "any other path")
@@ -134,9 +142,9 @@ def location(loc: Location, where: str) -> Location:
     if loc.static_root is not None:
         _file(loc.static_root, where, "static_root")
     if loc.redirect is not None:
-        if not isinstance(loc.redirect, str) or not _REDIRECT.match(loc.redirect):
+        if not isinstance(loc.redirect, str) or not _REDIRECT.fullmatch(loc.redirect):
             raise _fail(where, f"redirect {loc.redirect!r} is not allowed", "https://host/path")
-        _host(_REDIRECT.match(loc.redirect)["host"], where)
+        _host(_REDIRECT.fullmatch(loc.redirect)["host"], where)
     if loc.redirect_code not in _REDIRECT_CODES:
         raise _fail(where, f"redirect_code {loc.redirect_code!r}", "301, 302, 303, 307 or 308")
     if loc.max_body is not None:
@@ -160,7 +168,7 @@ def location(loc: Location, where: str) -> Location:
 
 def vhost(vh: VirtualHost, stack: str) -> VirtualHost:
     where = f"stack {stack}, virtual host {vh.name!r}"
-    if not isinstance(vh.name, str) or not _NAME.match(vh.name):
+    if not isinstance(vh.name, str) or not _NAME.fullmatch(vh.name):
         raise _fail(where, f"name {vh.name!r} is not allowed", "lower-case letters, digits, - _")
     if vh.tls not in _TLS:
         raise _fail(where, f"tls {vh.tls!r}", "terminate, passthrough or none")
@@ -210,7 +218,7 @@ def certificate(ps: ProxySite, host: str) -> tuple[str, str]:
 
 
 def all_vhosts(vhosts: Sequence[VirtualHost], ps: ProxySite, stack: str) -> tuple[VirtualHost, ...]:
-    if not isinstance(stack, str) or not _NAME.match(stack):
+    if not isinstance(stack, str) or not _NAME.fullmatch(stack):
         raise _fail("proxy", f"stack name {stack!r} is not allowed", "lower-case letters, digits")
     site(ps)
     checked = tuple(vhost(vh, stack) for vh in vhosts)

@@ -139,3 +139,29 @@ def test_overlap_with_an_existing_docker_network_is_refused(
     finally:
         docker("network", "rm", name, check=False)
         shutil.rmtree(tmp_path / "stacks", ignore_errors=True)
+
+
+def test_an_unreachable_image_is_a_clear_error_and_a_rerun_resumes(
+    engine_ready, site_file, run_cli, tmp_path
+):
+    from tests.conftest import TEST_IMAGES
+
+    images = {**TEST_IMAGES, "ghcr.io/ente/server": "registry.invalid/ente/server"}
+    site_file(
+        extra="[stacks.ente]\napi_port = 28181\nauth_port = 23323\ns3_port = 23201\n", images=images
+    )
+    try:
+        result = run_cli("deploy", "ente")
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: pull registry.invalid/ente/server:latest")
+        assert "Traceback" not in result.stderr
+        # what was done stays done: files and secrets are there for the next run
+        stack_dir = tmp_path / "stacks" / "docker-ente"
+        assert (stack_dir / "docker-compose.yml").exists() and (stack_dir / ".env").exists()
+        again = run_cli("deploy", "ente", "--dry-run")
+        assert (
+            again.exit_code == 0
+            and "would pull registry.invalid/ente/server:latest" in again.stdout
+        )
+    finally:
+        docker("network", "rm", "ente.lan", check=False)

@@ -202,11 +202,17 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     assert (
         read_env(env_path) == env and (ente_site["data"] / "postgres-data" / "PG_VERSION").exists()
     )
-    back = deploy_json(run_cli)
-    assert back["containers_changed"] and not back["secrets_created"]
+    # a reinstall: the engine has forgotten the network; the restored folders bring it all back
+    docker("network", "rm", "ente.lan")
+    result = run_cli("deploy", "--all", "--json", "--wait", "180")
+    assert result.exit_code == 0, result.stderr
+    (back,) = json.loads(result.stdout[result.stdout.index("[") :])
+    assert back["stack"] == "ente" and back["network_created"] and not back["secrets_created"]
+    assert back["network"]["subnet"] == first["network"]["subnet"]
     assert (
         inspect("ente-museum")["NetworkSettings"]["Networks"]["ente.lan"]["IPAddress"] == museum_ip
     )
+    assert read_env(env_path) == env
 
 
 def test_deploy_killed_mid_bootstrap_resumes(ente_site, run_cli):

@@ -12,6 +12,7 @@ import pytest
 
 from stackctl.proxy import render
 from stackctl.proxy.model import ProxySite, VirtualHost
+from stackctl.values import hostname
 from tests.proxy import proxy_samples
 from tests.proxy_real import harness
 from tests.proxy_real.harness import ACME_TOKEN, E2E_DIALECTS, PASSTHROUGH, STATIC_FILE
@@ -34,11 +35,13 @@ class World:
 
     def certify(self, hosts: list[VirtualHost]) -> None:
         for vh in hosts:
-            if vh.tls == "terminate" and not (self.root / "certs" / vh.hostname).exists():
-                self.ca.issue(list(vh.names), self.root / "certs" / vh.hostname)
-                chain = (self.root / "certs" / vh.hostname / "fullchain.pem").read_bytes()
-                key = (self.root / "certs" / vh.hostname / "privkey.pem").read_bytes()
-                (self.root / "haproxy-certs" / f"{vh.hostname}.pem").write_bytes(chain + key)
+            names = [hostname(n) for n in vh.names]  # A-labels, as the renderer writes them
+            folder = self.root / "certs" / names[0]
+            if vh.tls == "terminate" and not folder.exists():
+                self.ca.issue(names, folder)
+                chain = (folder / "fullchain.pem").read_bytes()
+                key = (folder / "privkey.pem").read_bytes()
+                (self.root / "haproxy-certs" / f"{names[0]}.pem").write_bytes(chain + key)
 
     def context(self) -> ssl.SSLContext:
         return self.ca.client_context()

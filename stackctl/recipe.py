@@ -172,6 +172,8 @@ def _fields(raw: dict[str, Any], recipe: str) -> tuple[Field, ...]:
                 spec.get("help", ""),
                 tuple(spec.get("choices", ())),
                 spec.get("optional", False),
+                spec.get("when", ""),
+                spec.get("publish", True),
             )
         )
     return tuple(fields)

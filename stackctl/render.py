@@ -22,8 +22,6 @@ from stackctl.paths import templates_dir
 from stackctl.recipe import Recipe
 from stackctl.settings import Site, resolve_image
 
-WEB_APP_PORTS = {"photos": 3000, "accounts": 3001, "albums": 3002, "auth": 3003, "cast": 3004}
-
 
 @dataclass(frozen=True)
 class StackInputs:
@@ -80,16 +78,21 @@ def expand(recipe: Recipe, text: str, context: Mapping[str, Any]) -> str:
         raise RecipeError(f"recipe {recipe.name}: cannot expand {text!r}: {exc}") from exc
 
 
+def merged_settings(settings: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with what actions learned (facts) added: a fact extends a list setting of the same name."""
+    merged = dict(settings)
+    for key, value in facts.items():
+        if isinstance(merged.get(key), list) and isinstance(value, list):
+            merged[key] = sorted({*merged[key], *value})
+    return merged
+
+
 def base_context(
-    recipe: Recipe, site: Site, settings: Mapping[str, Any], facts: Mapping[str, Any] | None = None
+    recipe: Recipe,
+    site: Site,
+    settings: Mapping[str, Any],
+    facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    facts = facts or {}
-    admins = sorted({*settings.get("admins", ()), *facts.get("admins", ())})
-    web_apps = [
-        {"name": app, "container_port": port, "host_port": settings.get(f"{app}_port")}
-        for app, port in WEB_APP_PORTS.items()
-        if app in settings.get("web_apps", ())
-    ]
     return {
         "stack": {
             "name": recipe.name,
@@ -98,10 +101,8 @@ def base_context(
             "data": str(site.data_dir(recipe.name)),
         },
         "site": site,
-        "settings": dict(settings),
-        "facts": dict(facts),
-        "admins": admins,
-        "web_apps": web_apps,
+        "settings": merged_settings(settings, facts or {}),
+        "facts": dict(facts or {}),
     }
 
 

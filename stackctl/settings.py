@@ -300,7 +300,16 @@ def stack_settings(
             )
     raw = site.stacks.get(stack, {})
     resolved = [
-        Field(f.name, f.kind, _expand(f.default, site), f.help, f.choices, f.optional)
+        Field(
+            f.name,
+            f.kind,
+            _expand(f.default, site),
+            f.help,
+            f.choices,
+            f.optional,
+            f.when,
+            f.publish,
+        )
         for f in (*COMMON_STACK_FIELDS, *fields)
     ]
     return _check_table(raw, tuple(resolved), f"stacks.{stack}.", site.where())

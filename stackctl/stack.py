@@ -17,7 +17,7 @@ from stackctl.errors import SettingsError
 from stackctl.files import FileChange, plan_files
 from stackctl.network import NetworkPlan, plan_network, read_host_routes
 from stackctl.recipe import Recipe, all_recipes, get_recipe
-from stackctl.render import StackInputs, base_context, images, render_stack
+from stackctl.render import StackInputs, base_context, evaluate, images, render_stack
 from stackctl.settings import Site, stack_settings
 from stackctl.state import State, load_state, other_allocations
 
@@ -51,17 +51,13 @@ class Stack:
         return images(self.recipe, self.site, self.context())
 
     def published_ports(self) -> dict[str, int]:
-        """Setting name -> host port, for the ports this stack publishes."""
-        active_apps = set(self.settings.get("web_apps", ()))
-        ports = {}
-        for field in self.recipe.settings:
-            if field.kind != "port" or field.name.startswith("smtp"):
-                continue
-            app = field.name.removesuffix("_port")
-            if app in ("photos", "auth", "albums", "accounts", "cast") and app not in active_apps:
-                continue
-            ports[field.name] = self.settings[field.name]
-        return ports
+        """Setting name -> host port, for the ports this stack publishes now."""
+        context = self.context()
+        return {
+            field.name: self.settings[field.name]
+            for field in self.recipe.settings
+            if field.kind == "port" and field.publish and evaluate(self.recipe, field.when, context)
+        }
 
 
 def open_stack(name: str, site: Site) -> Stack:

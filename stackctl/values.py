@@ -194,6 +194,90 @@ def text_list(value: Any) -> list[str]:
     return [text(item) for item in value]
 
 
+def origin_list(value: Any) -> list[str]:
+    """Web origins ("https://cloud.example.org", "http://10.0.0.5:8080"), as scheme://host:port."""
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list", '["https://cloud.example.org"]')
+    found = []
+    for item in value:
+        match = (
+            re.match(r"^(https?)://([^/:\s]+)(?::(\d{1,5}))?/?$", item)
+            if isinstance(item, str)
+            else None
+        )
+        if not match:
+            raise ValueProblem(
+                f"{item!r} is not a web origin",
+                "scheme, host and optional port, no path: https://cloud.example.org",
+            )
+        scheme, host, number = match.groups()
+        try:
+            host = ipv4(host) if re.match(r"^[\d.]+$", host) else hostname(host)
+        except ValueProblem as exc:
+            raise ValueProblem(f"{item!r}: {exc.problem}", exc.allowed) from None
+        default = 443 if scheme == "https" else 80
+        found.append(f"{scheme}://{host}:{port(int(number)) if number else default}")
+    return found
+
+
+# Jellyfin's library kinds (the collectionType of /Library/VirtualFolders)
+MEDIA_COLLECTION_TYPES = (
+    "movies",
+    "tvshows",
+    "music",
+    "musicvideos",
+    "homevideos",
+    "boxsets",
+    "books",
+    "mixed",
+)
+_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,63}$")
+
+
+def media_libraries(value: Any) -> list[dict[str, Any]]:
+    """Media libraries as tables: {name = "Movies", type = "movies", path = "/data/video"}.
+
+    `paths` (a list) may replace `path`. Each folder gets a read-only mount point
+    /media/<name> (then <name>-2, ...) so the compose file and the app agree on it.
+    """
+    allowed = '[{name = "Movies", type = "movies", path = "/data/video"}]'
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list of libraries", allowed)
+    libraries: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"name", "type", "path", "paths"}:
+            raise ValueProblem(f"{item!r} is not a library table", allowed)
+        name = item.get("name")
+        if not isinstance(name, str) or not _LIBRARY_NAME.match(name):
+            raise ValueProblem(
+                f"library name {name!r} is not allowed",
+                "letters, digits, spaces, '.', '_' and '-' (at most 64)",
+            )
+        if name.lower() in (lib["name"].lower() for lib in libraries):
+            raise ValueProblem(f"library {name!r} is listed twice", "one table per library")
+        if item.get("type") not in MEDIA_COLLECTION_TYPES:
+            raise ValueProblem(
+                f"library {name!r} has type {item.get('type')!r}",
+                "one of: " + ", ".join(MEDIA_COLLECTION_TYPES),
+            )
+        raw = item.get("paths", [item["path"]] if "path" in item else [])
+        if not isinstance(raw, list) or not raw or ("path" in item and "paths" in item):
+            raise ValueProblem(f"library {name!r} needs `path` or a non-empty `paths`", allowed)
+        paths = [path(p) for p in raw]
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "library"
+        mounts = []
+        for _ in paths:
+            mount, n = f"/media/{slug}", 1
+            while mount in used:
+                n += 1
+                mount = f"/media/{slug}-{n}"
+            used.add(mount)
+            mounts.append(mount)
+        libraries.append({"name": name, "type": item["type"], "paths": paths, "mounts": mounts})
+    return libraries
+
+
 KINDS: dict[str, Callable[[Any], Any]] = {
     "hostname": hostname,
     "hostnames": hostname_list,
@@ -212,6 +296,8 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "ott_entries": ott_entries,
     "ints": int_list,
     "texts": text_list,
+    "origins": origin_list,
+    "media_libraries": media_libraries,
 }
 
 
@@ -225,6 +311,8 @@ class Field:
     help: str = ""
     choices: tuple[str, ...] = ()
     optional: bool = False
+    when: str = ""  # recipe port settings: published only when this expression holds
+    publish: bool = True  # recipe port settings: a host port stackctl publishes
 
     def check(self, value: Any) -> Any:
         if value is None and self.optional:

@@ -97,3 +97,14 @@ def test_cli_service_only_with_an_image_and_override_map_applies():
 
 def test_rendering_is_pure_and_repeatable():
     assert render() == render()
+
+
+def test_published_ports_follow_the_enabled_apps():
+    from stackctl.stack import Stack
+    from stackctl.state import State
+
+    recipe = get_recipe("ente")
+    site = parse_site({"stacks": {"ente": {"web_apps": ["photos"]}}})
+    settings = stack_settings(site, "ente", recipe.settings, ["ente"])
+    stack = Stack(recipe, site, settings, State(path=None))  # type: ignore[arg-type]
+    assert stack.published_ports() == {"api_port": 8180, "photos_port": 3310, "s3_port": 3200}

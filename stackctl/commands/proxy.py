@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from stackctl.proxy.model import VirtualHost
+    from stackctl.settings import Site
+    from stackctl.stack import Stack
 
 RELOADS = {
     "apache": "apachectl -k graceful",
@@ -88,7 +93,7 @@ def register(app: typer.Typer) -> None:
         console.out.print(text, markup=False, highlight=False, end="")
 
 
-def _vhosts(stack: str, settings):  # noqa: ANN001, ANN202 - Site in, (Stack, vhosts) out
+def _vhosts(stack: str, settings: Site) -> tuple[Stack, list[VirtualHost]]:
     from stackctl.render import stack_vhosts
     from stackctl.stack import open_stack
 
@@ -110,7 +115,9 @@ def _docker_networks() -> dict[str, tuple[str, ...]]:
         return {}
 
 
-def _write(loaded, files: dict[str, str], places: dict[str, Path], root: Path, force: bool) -> None:  # noqa: ANN001
+def _write(
+    loaded: Stack, files: dict[str, str], places: dict[str, Path], root: Path, force: bool
+) -> None:
     """Plan-then-write, like every stackctl file: create/identical/update/conflict."""
     from rich.markup import escape
 

@@ -66,7 +66,6 @@ def render(hosts: tuple[Host, ...], site: ProxySite, stack: str) -> dict[str, st
             server_variable=server_variable,
             redirect_type=_REDIRECT_TYPES.get,
             route_kind=lambda r: "websocket" if r.loc.websocket else r.kind,
-            scheme_tag=lambda s: "" if len(schemes) == 1 else f" {s}",
         )
     return files
 

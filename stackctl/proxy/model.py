@@ -75,7 +75,8 @@ class ProxySite:
     default_max_body: str = "1g"  # request body limit when neither location nor vhost sets one
     hsts_max_age: int = 31536000
     # Servers that cannot serve files (HAProxy, Traefik) send ACME challenges here instead,
-    # e.g. `certbot certonly --standalone --http-01-port 8402`; None answers them with 404.
+    # e.g. `certbot certonly --standalone --http-01-port 8402`; without it HAProxy answers
+    # them 404 and Traefik 503 (they are never proxied to an app either way).
     acme_upstream: str | None = None
     runtime_dir: str = "/run/stackctl"  # nginx stream relay sockets for passthrough hosts
     nginx_stream_dir: str = "/etc/nginx/stream.d"  # the SNI map includes stack maps from here
@@ -84,7 +85,8 @@ class ProxySite:
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str, where: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    # fullmatch: with match, a `$` anchor also accepts a value ending in a newline.
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise RecipeError(
             f"{where}: {what} {value!r} is not allowed",
             "it would change the meaning of the proxy config",

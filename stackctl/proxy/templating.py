@@ -13,9 +13,10 @@ from stackctl import paths
 
 
 def _quoted(value: str) -> str:
-    # Values reach templates already checked (no quote, backslash, '$', control characters),
-    # so double quotes are enough for nginx, Apache, Caddy and HAProxy alike.
-    if any(c in value for c in '"\\\n\r') or not value.isprintable():
+    # Values reach templates already checked (stackctl.proxy.check): no quote, no '$', no
+    # control character, and a backslash only as a regex escape such as "\." that nginx,
+    # Apache, Caddy and HAProxy all keep as written inside double quotes.
+    if '"' in value or value.endswith("\\") or "\\\\" in value or not value.isprintable():
         raise ValueError(f"unchecked value reached a template: {value!r}")
     return f'"{value}"'
 

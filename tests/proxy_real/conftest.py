@@ -96,9 +96,17 @@ def world():
 
 
 def server_for(
-    world: World, dialect: str, hosts: list[VirtualHost], folder: str, stack: str = "demo"
+    world: World,
+    dialect: str,
+    hosts: list[VirtualHost],
+    folder: str,
+    stack: str = "demo",
+    fresh_ports: bool = False,
 ) -> harness.Server:
-    """Render `hosts` for `dialect` into a fresh folder with the server's main config."""
+    """Render `hosts` for `dialect` into a fresh folder with the server's main config.
+
+    With fresh_ports the server gets its own ports (see server.extra["site"]), so it cannot
+    collide with the module-scoped sample proxy that may still be running."""
     kind = E2E_DIALECTS.get(dialect, dialect)
     root = world.root / folder
     root.mkdir(parents=True, exist_ok=True)
@@ -107,10 +115,15 @@ def server_for(
     site = dataclasses.replace(
         world.site, nginx_stream_dir=str(root / "nginx-stream"), runtime_dir=str(root / "run")
     )
+    if fresh_ports:
+        http, https, stream = (harness.free_port() for _ in range(3))
+        site = dataclasses.replace(
+            site, http_port=http, https_port=https, stream_backend_port=stream
+        )
     world.certify(hosts)
     files = render(hosts, dialect, site, stack)
     ports = (site.http_port, site.https_port)
-    return harness.Server(kind, root, files, ports, extra={"listen": list(ports)})
+    return harness.Server(kind, root, files, ports, extra={"listen": list(ports), "site": site})
 
 
 @pytest.fixture(scope="module", params=list(E2E_DIALECTS))

@@ -509,7 +509,8 @@ def _caddy_main(s: Server) -> str:
     r = s.root
     return (
         "{\n    admin off\n    auto_https disable_redirects\n"
-        f"    storage file_system {r}/caddy-data\n    log {{\n        output stderr\n        level WARN\n    }}\n}}\n"
+        f"    storage file_system {r}/caddy-data\n"
+        "    log {\n        output stderr\n        level WARN\n    }\n}\n"
         f"import {r}/caddy/*.caddy\n"
     )
 

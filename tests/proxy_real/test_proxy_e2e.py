@@ -212,3 +212,86 @@ def test_sni_passthrough_hands_tls_to_the_backend(world, proxy):
     assert harness.fingerprint(world.root / "certs" / social / "fullchain.pem") == (
         x509.load_der_x509_certificate(other.peer_cert).fingerprint(hashes.SHA256()).hex()
     )
+
+
+# --- every recipe, through every real proxy -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recipe_backends():
+    made: dict[str, harness.Backend] = {}
+    yield made
+    for backend in made.values():
+        backend.stop()
+
+
+def _recipe_hosts(world, recipe: str, backends: dict[str, harness.Backend]):
+    """The recipe's vhosts with each upstream replaced by an echo backend named after it."""
+    import dataclasses
+
+    from tests.proxy.recipe_vhosts import recipe_vhosts
+
+    def swap(address: str | None) -> str | None:
+        if address is None:
+            return None
+        if address not in backends:
+            backends[address] = harness.Backend(address)
+        return backends[address].address
+
+    hosts = []
+    for vh in recipe_vhosts(recipe):
+        locations = tuple(
+            dataclasses.replace(
+                loc,
+                upstream=swap(loc.upstream),
+                static_root=str(world.root / "static") if loc.static_root else None,
+            )
+            for loc in vh.locations
+        )
+        hosts.append(
+            dataclasses.replace(
+                vh,
+                locations=locations,
+                passthrough_upstream=swap(vh.passthrough_upstream),
+                acme_upstream=swap(vh.acme_upstream),
+            )
+        )
+    return hosts
+
+
+def _recipes():
+    from tests.proxy.recipe_vhosts import recipe_names
+
+    return recipe_names()
+
+
+@pytest.mark.parametrize("dialect", list(harness.E2E_DIALECTS))
+@pytest.mark.parametrize("recipe", _recipes())
+def test_recipe_routes_and_websockets(world, recipe_backends, recipe, dialect):
+    from tests.proxy_real.conftest import server_for
+
+    if not harness.have(harness.E2E_DIALECTS[dialect]):
+        pytest.skip(f"{dialect} is not installed")
+    hosts = _recipe_hosts(world, recipe, recipe_backends)
+    if dialect not in PASSTHROUGH and any(h.tls == "passthrough" for h in hosts):
+        pytest.skip(f"{dialect} cannot pass TLS through")
+    server = server_for(world, dialect, hosts, f"recipe-{recipe}-{dialect}", recipe, True)
+    server.start()
+    port = server.extra["site"].https_port
+    by_port = {b.address: name for name, b in recipe_backends.items()}
+    context = world.context()
+    try:
+        for host, route, sample in routed(world, hosts):
+            if route.kind != "proxy":
+                continue
+            reply = harness.request(port, host.vh.hostname, sample, context)
+            assert reply.status == 200, (dialect, host.vh.hostname, sample, reply.status)
+            assert reply.json()["backend"] == by_port[route.loc.upstream]
+            check_forwarded(world, reply, host, "https", port)
+            if route.loc.websocket:
+                answer = harness.websocket_echo(port, host.vh.hostname, sample, context, "ping")
+                assert answer.endswith(":ping") and answer.startswith(by_port[route.loc.upstream])
+            for name in route.loc.unset_response_headers:
+                assert reply.header_values(name) == []
+    finally:
+        server.stop()

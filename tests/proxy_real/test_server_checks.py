@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from tests.proxy import proxy_samples
 from tests.proxy.recipe_vhosts import recipe_names, recipe_vhosts
 from tests.proxy_real import harness
 from tests.proxy_real.conftest import server_for
@@ -79,10 +78,11 @@ def test_unusual_values_keep_their_meaning(world, dialect):
     kind = E2E_DIALECTS[dialect]
     if not harness.have(kind):
         pytest.skip(f"{kind} is not installed")
-    server = server_for(world, dialect, odd_vhosts(world), f"odd-{dialect}", "odd")
+    server = server_for(world, dialect, odd_vhosts(world), f"odd-{dialect}", "odd", True)
     server.start()
     try:
-        port, context, name = world.site.https_port, world.context(), "xn--bcher-kva.example.test"
+        port, context = server.extra["site"].https_port, world.context()
+        name = "xn--bcher-kva.example.test"
         reply = harness.request(port, name, "/a;b=c:d@e!f~g*h(i)j+k,l/x", context)
         assert reply.json()["backend"] == "web"
         assert (

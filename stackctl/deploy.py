@@ -16,7 +16,7 @@ from stackctl import secrets as secret_store
 from stackctl.bootstrap import StepContext, StepResult, run_steps
 from stackctl.engine import Engine
 from stackctl.errors import NetworkError
-from stackctl.files import FileChange, apply_plan
+from stackctl.files import FileChange, apply_plan, refuse_conflicts
 from stackctl.network import NetworkPlan
 from stackctl.pull import pull_missing
 from stackctl.stack import Stack, check_ports_free, network_plan, render_files
@@ -123,8 +123,8 @@ def deploy(
         return report
 
     # Refuse conflicts before anything is written, so a refused deploy loses nothing.
-    if any(c.action == "conflict" for c in report.files) and not force:
-        apply_plan(stack.dir, report.files, stack.state.files, force=False)
+    if not force:
+        refuse_conflicts(stack.dir, report.files)
     report.secrets_created = secret_store.ensure(stack.recipe, stack.dir).created
     report.backups = apply_plan(stack.dir, report.files, stack.state.files, force=force)
     stack.state.network = report.network.as_state()

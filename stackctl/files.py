@@ -75,22 +75,25 @@ def plan_files(
     return changes
 
 
-def apply_plan(
-    root: Path, changes: Iterable[FileChange], written: dict[str, str], force: bool = False
-) -> list[str]:
+def refuse_conflicts(root: Path, changes: Iterable[FileChange]) -> None:
+    conflicts = [c for c in changes if c.action == "conflict"]
+    if conflicts:
+        names = ", ".join(c.file.path for c in conflicts)
+        raise ConflictError(
+            f"{len(conflicts)} file(s) in {root} differ from what stackctl would write: {names}",
+            "see them with `stackctl plan STACK --diff`; move your change into stackctl.toml, or use --force (a backup is kept)",
+        )
+
+
+def apply_plan(root: Path, changes: Iterable[FileChange], written: dict[str, str], force: bool = False) -> list[str]:
     """Write creates and updates; refuse conflicts unless forced (then keep a backup).
 
     Checks every conflict before writing anything, so a refused run changes nothing.
     Returns the backup paths made.
     """
     changes = list(changes)
-    conflicts = [c for c in changes if c.action == "conflict"]
-    if conflicts and not force:
-        names = ", ".join(c.file.path for c in conflicts)
-        raise ConflictError(
-            f"{len(conflicts)} file(s) in {root} differ from what stackctl would write: {names}",
-            "see them with `stackctl plan STACK --diff`; move your change into stackctl.toml, or use --force (a backup is kept)",
-        )
+    if not force:
+        refuse_conflicts(root, changes)
     backups = []
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for change in changes:

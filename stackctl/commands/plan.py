@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from stackctl.files import FileChange
+    from stackctl.network import NetworkPlan
+    from stackctl.stack import Stack
 
-def _plan(stack_name: str):  # noqa: ANN202 - internal helper shared by both commands
+
+def _plan(stack_name: str) -> tuple[Stack, NetworkPlan, list[FileChange]]:
     from stackctl.commands.options import site
     from stackctl.engine import Engine
     from stackctl.stack import network_plan, open_stack, render_files
@@ -24,7 +29,7 @@ def _plan(stack_name: str):  # noqa: ANN202 - internal helper shared by both com
     return stack, network, render_files(stack, network, stack.secrets())
 
 
-def _show(changes, stack, diff: bool) -> None:  # noqa: ANN001
+def _show(changes: list[FileChange], stack: Stack, diff: bool) -> None:
     from rich.markup import escape
 
     from stackctl import console

@@ -121,41 +121,26 @@ class Recipe:
     actions: tuple[Action, ...]
     next_steps: tuple[str, ...] = ()
 
-    def service(self, name: str) -> Service:
-        for service in self.services:
-            if service.name == name:
-                return service
+    def _find(self, items: tuple[Any, ...], name: str, what: str) -> Any:
+        for item in items:
+            if name in (item.name, getattr(item, "companion", None)):
+                return item
         raise RecipeError(
-            f"recipe {self.name} has no service {name!r}",
-            "services: " + ", ".join(s.name for s in self.services),
+            f"recipe {self.name} has no {what} {name!r}",
+            f"{what}s: " + (", ".join(i.name for i in items) or "none"),
         )
+
+    def service(self, name: str) -> Service:
+        return self._find(self.services, name, "service")
 
     def secret(self, name: str) -> Secret:
-        for secret in self.secrets:
-            if name in (secret.name, secret.companion):
-                return secret
-        raise RecipeError(
-            f"recipe {self.name} has no secret {name!r}",
-            "secrets: " + ", ".join(s.name for s in self.secrets),
-        )
+        return self._find(self.secrets, name, "secret")
 
     def extractor(self, name: str) -> Extractor:
-        for extractor in self.extractors:
-            if extractor.name == name:
-                return extractor
-        raise RecipeError(
-            f"recipe {self.name} has no extractor {name!r}",
-            "extractors: " + ", ".join(e.name for e in self.extractors),
-        )
+        return self._find(self.extractors, name, "extractor")
 
     def action(self, name: str) -> Action:
-        for action in self.actions:
-            if action.name == name:
-                return action
-        raise RecipeError(
-            f"recipe {self.name} has no action {name!r}",
-            "actions: " + ", ".join(a.name for a in self.actions),
-        )
+        return self._find(self.actions, name, "action")
 
 
 def _fields(raw: dict[str, Any], recipe: str) -> tuple[Field, ...]:

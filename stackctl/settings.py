@@ -318,6 +318,8 @@ def stack_settings(
 def _expand(default: Any, site: Site) -> Any:
     if isinstance(default, str):
         return default.replace("{domain}", site.domain)
+    if isinstance(default, list):  # e.g. a list of origins under the site's domain
+        return [_expand(item, site) for item in default]
     return default
 
 

@@ -18,6 +18,7 @@ from stackctl.engine import Engine
 from stackctl.errors import NetworkError
 from stackctl.files import FileChange, apply_plan, refuse_conflicts
 from stackctl.network import NetworkPlan
+from stackctl.proxy.install import ProxyPlan, plan_install
 from stackctl.pull import pull_missing
 from stackctl.stack import Stack, check_ports_free, network_plan, render_files
 
@@ -35,11 +36,16 @@ class DeployReport:
     steps: list[StepResult] = field(default_factory=list)
     containers_changed: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
+    proxy: list[ProxyPlan] = field(default_factory=list)
+
+    def proxy_changes(self) -> list[tuple[Path, FileChange]]:
+        return [(p.base, c) for p in self.proxy for c in p.changes]
 
     @property
     def changed(self) -> bool:
         return bool(
             [f for f in self.files if f.action != "identical"]
+            or [c for _, c in self.proxy_changes() if c.action != "identical"]
             or self.secrets_created
             or self.network_created
             or self.dirs_created
@@ -63,6 +69,29 @@ def ensure_network(engine: Engine, plan: NetworkPlan, stack: str) -> bool:
             f"stop the stack (`stackctl down {stack}`), remove it with `docker network rm {plan.name}`, and deploy again",
         )
     return False
+
+
+def plan_proxy_install(stack: Stack) -> list[ProxyPlan]:
+    """The proxy snippet at the server's own location, when that server is installed here."""
+    from stackctl import proxy
+    from stackctl.render import stack_vhosts
+
+    if not stack.recipe.vhosts:
+        return []
+    vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
+    files = proxy.render(vhosts, stack.site.proxy, proxy.site_from(stack.site), stack.name)
+    places = proxy.destinations(stack.site.proxy, stack.name, list(files))
+    absolute = {
+        k: v for k, v in places.items() if v.is_absolute()
+    }  # IIS files stay in the stack folder
+    return plan_install(
+        {k: files[k] for k in absolute},
+        absolute,
+        Path(stack.site.proxy_root),
+        stack.dir,
+        stack.state.files,
+        only_present=True,
+    )
 
 
 def ensure_dirs(stack: Stack) -> list[str]:
@@ -125,8 +154,14 @@ def deploy(
     # Refuse conflicts before anything is written, so a refused deploy loses nothing.
     if not force:
         refuse_conflicts(stack.dir, report.files)
+        for plan in report.proxy:
+            refuse_conflicts(plan.base, plan.changes)
     report.secrets_created = secret_store.ensure(stack.recipe, stack.dir).created
+    if report.secrets_created:  # files holding secrets inline need the values just made
+        report.files = render_files(stack, report.network, stack.secrets())
     report.backups = apply_plan(stack.dir, report.files, stack.state.files, force=force)
+    for plan in report.proxy:
+        report.backups += apply_plan(plan.base, plan.changes, stack.state.files, force=force)
     stack.state.network = report.network.as_state()
     stack.state.save()
     report.dirs_created = ensure_dirs(stack)

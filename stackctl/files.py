@@ -85,7 +85,9 @@ def refuse_conflicts(root: Path, changes: Iterable[FileChange]) -> None:
         )
 
 
-def apply_plan(root: Path, changes: Iterable[FileChange], written: dict[str, str], force: bool = False) -> list[str]:
+def apply_plan(
+    root: Path, changes: Iterable[FileChange], written: dict[str, str], force: bool = False
+) -> list[str]:
     """Write creates and updates; refuse conflicts unless forced (then keep a backup).
 
     Checks every conflict before writing anything, so a refused run changes nothing.

@@ -126,6 +126,8 @@ def full_context(inputs: StackInputs) -> dict[str, Any]:
     context["network"] = inputs.network
     context["services"] = active_services(inputs.recipe, context)
     context["images"] = images(inputs.recipe, inputs.site, context)
+    # for app configs that can only hold secrets inline (files marked `secret = true`)
+    context["secrets"] = dict(inputs.secrets)
     return context
 
 

@@ -28,6 +28,12 @@ SITE_FIELDS = (
         "subnet_pool", "cidrs", ["172.21.0.0/16"], "Private ranges stack networks are carved from"
     ),
     Field("subnet_prefix", "int", 24, "Size of each stack network (prefix length, 16-28)"),
+    Field(
+        "proxy_root",
+        "path",
+        "/",
+        "deploy installs proxy files under this folder (where the server's config folder exists)",
+    ),
 )
 TLS_FIELDS = (
     Field("layout", "text", "letsencrypt", "Where certificates live", CERT_LAYOUTS),
@@ -141,6 +147,7 @@ class Site:
     proxy: str = "apache"
     subnet_pool: tuple[str, ...] = ("172.21.0.0/16",)
     subnet_prefix: int = 24
+    proxy_root: str = "/"
     images: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
     mail: Mail = field(default_factory=Mail)
@@ -271,6 +278,7 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         proxy=values["proxy"],
         subnet_pool=tuple(values["subnet_pool"]),
         subnet_prefix=values["subnet_prefix"],
+        proxy_root=values["proxy_root"],
         images=dict(images),
         tls=Tls(**tls),
         mail=Mail(**mail),

@@ -18,6 +18,10 @@ def report_json(report: DeployReport) -> dict[str, Any]:
         "dry_run": report.dry_run,
         "changed": report.changed,
         "files": [{"path": f.file.path, "action": f.action} for f in report.files],
+        "proxy_files": [
+            {"path": str(base / c.file.path), "action": c.action}
+            for base, c in report.proxy_changes()
+        ],
         "secrets_created": list(report.secrets_created),
         "network": report.network.as_state() if report.network else None,
         "network_created": report.network_created,
@@ -34,6 +38,11 @@ def print_report(stack: Stack, report: DeployReport) -> None:
     for change in report.files:
         if change.action != "identical":
             console.info(f"  [{change.action}]{change.action:>9}[/] {escape(change.file.path)}")
+    for base, change in report.proxy_changes():
+        if change.action != "identical":
+            console.info(
+                f"  [{change.action}]{change.action:>9}[/] {escape(str(base / change.file.path))}"
+            )
     if report.secrets_created:
         console.info(f"  {prefix}create secrets: {escape(', '.join(report.secrets_created))}")
     if report.network and report.network_created:
@@ -68,7 +77,30 @@ def print_report(stack: Stack, report: DeployReport) -> None:
     console.info(
         f"  secrets: {escape(str(env_file(stack)))} (mode 0600; `stackctl secrets show {stack.name}`)"
     )
+    if report.changed:
+        _proxy_notes(stack, report)
     if report.changed and stack.recipe.next_steps:
         console.info("next:")
         for line in stack.recipe.next_steps:
             console.info(f"  • {escape(expand(stack.recipe, line, stack.context()))}")
+
+
+def _proxy_notes(stack: Stack, report: DeployReport) -> None:
+    """Where the proxy snippet is and what the proxy server needs to load it."""
+    from stackctl import proxy
+    from stackctl.render import stack_vhosts
+
+    snippets = [f.file.path for f in report.files if f.file.path.startswith("proxy/")]
+    if not snippets:
+        return
+    vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
+    dialect = stack.site.proxy
+    if report.proxy:
+        where = ", ".join(str(b / c.file.path) for b, c in report.proxy_changes())
+        console.info(f"  {dialect} config: {escape(where)}")
+    else:
+        console.info(
+            f"  {dialect} snippet: {escape(str(stack.dir / snippets[0]))} ({dialect} is not installed here; copy it, or `stackctl proxy {stack.name} --write --root DIR`)"
+        )
+    for line in proxy.needs(dialect, vhosts, stack.name, proxy.site_from(stack.site)):
+        console.info(f"    {escape(line)}")

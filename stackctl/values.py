@@ -44,7 +44,7 @@ def hostname(value: Any) -> str:
         ) from exc
     name = name.lower()
     labels = name.split(".")
-    if len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueProblem(
             f"{value!r} is not a valid hostname",
             "letters, digits and hyphens in dot-separated labels of 1-63 characters",
@@ -71,7 +71,7 @@ def boolean(value: Any) -> bool:
 
 
 def text(value: Any) -> str:
-    if not isinstance(value, str) or not _SAFE_TEXT.match(value):
+    if not isinstance(value, str) or not _SAFE_TEXT.fullmatch(value):
         raise ValueProblem(
             f"{value!r} is not a single line of text", "text without control characters"
         )
@@ -80,7 +80,7 @@ def text(value: Any) -> str:
 
 def word(value: Any) -> str:
     """A token safe everywhere unquoted: names, users, database names."""
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$", value):
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,62}", value):
         raise ValueProblem(
             f"{value!r} is not a plain name", "letters, digits, '_' and '-', starting with a letter"
         )
@@ -88,7 +88,7 @@ def word(value: Any) -> str:
 
 
 def email(value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value.strip()):
         raise ValueProblem(
             f"{value!r} is not an email address", "an address such as me@example.org"
         )
@@ -96,7 +96,7 @@ def email(value: Any) -> str:
 
 
 def path(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or not _SAFE_TEXT.match(value):
+    if not isinstance(value, str) or not value.startswith("/") or not _SAFE_TEXT.fullmatch(value):
         raise ValueProblem(
             f"{value!r} is not an absolute path", "an absolute path such as /opt/data"
         )
@@ -142,7 +142,7 @@ def ipv4(value: Any) -> str:
 
 
 def image(value: Any) -> str:
-    if not isinstance(value, str) or not _IMAGE.match(value):
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value):
         raise ValueProblem(
             f"{value!r} is not an image reference", "an image such as registry.lan/ente/server:tag"
         )
@@ -150,7 +150,7 @@ def image(value: Any) -> str:
 
 
 def version(value: Any) -> str:
-    if not isinstance(value, str) or not _VERSION.match(value):
+    if not isinstance(value, str) or not _VERSION.fullmatch(value):
         raise ValueProblem(f"{value!r} is not an image tag", "a tag such as 15 or v4.7.2")
     return value
 
@@ -164,7 +164,7 @@ def ott_entries(value: Any) -> list[str]:
         if not isinstance(item, str) or item.count(",") != 1:
             raise ValueProblem(f"{item!r} is not an 'email,code' entry", '"me@home.lan,123456"')
         address, code = item.split(",")
-        if not _OTT.match(code.strip()):
+        if not _OTT.fullmatch(code.strip()):
             raise ValueProblem(f"{item!r} has a code that is not 6 digits", '"me@home.lan,123456"')
         entries.append(f"{email(address)},{code.strip()}")
     return entries
@@ -201,7 +201,7 @@ def origin_list(value: Any) -> list[str]:
     found = []
     for item in value:
         match = (
-            re.match(r"^(https?)://([^/:\s]+)(?::(\d{1,5}))?/?$", item)
+            re.fullmatch(r"(https?)://([^/:\s]+)(?::(\d{1,5}))?/?", item)
             if isinstance(item, str)
             else None
         )
@@ -212,7 +212,7 @@ def origin_list(value: Any) -> list[str]:
             )
         scheme, host, number = match.groups()
         try:
-            host = ipv4(host) if re.match(r"^[\d.]+$", host) else hostname(host)
+            host = ipv4(host) if re.fullmatch(r"[\d.]+", host) else hostname(host)
         except ValueProblem as exc:
             raise ValueProblem(f"{item!r}: {exc.problem}", exc.allowed) from None
         default = 443 if scheme == "https" else 80
@@ -249,7 +249,7 @@ def media_libraries(value: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict) or set(item) - {"name", "type", "path", "paths"}:
             raise ValueProblem(f"{item!r} is not a library table", allowed)
         name = item.get("name")
-        if not isinstance(name, str) or not _LIBRARY_NAME.match(name):
+        if not isinstance(name, str) or not _LIBRARY_NAME.fullmatch(name):
             raise ValueProblem(
                 f"library name {name!r} is not allowed",
                 "letters, digits, spaces, '.', '_' and '-' (at most 64)",

@@ -74,7 +74,9 @@ def test_stack_defaults_derive_from_the_domain():
     assert values["subnet"] is None
 
 
-@pytest.mark.parametrize("bad", ["a b.lan", "a;b.lan", "-x.lan", "x$y.lan", "a\nb.lan", ""])
+@pytest.mark.parametrize(
+    "bad", ["a b.lan", "a;b.lan", "-x.lan", "x$y.lan", "a\nb.lan", "a.lan\n", ""]
+)
 def test_hostnames_that_could_break_configs_are_refused(bad):
     with pytest.raises(ValueProblem):
         hostname(bad)

@@ -90,8 +90,16 @@ def register(app: typer.Typer) -> None:
         from stackctl.extract import scan
         from stackctl.logs import blocks, lines
         from stackctl.stack import open_stack
+        from stackctl.steps import kept
 
         loaded = open_stack(stack, site())
+        if kept.keeping_step(loaded.recipe, name):  # captured by a bootstrap step, not a log
+            value = kept.read(loaded, name)
+            if json:
+                console.print_json([{"value": value}])
+            else:
+                print(value)
+            return
         extractor = loaded.recipe.extractor(name)
         if extractor.argument and not argument and not extractor.distinct:
             pass  # without an argument every match is listed

@@ -122,18 +122,16 @@ def _write(
     from rich.markup import escape
 
     from stackctl import console
-    from stackctl.files import RenderedFile, apply_plan, plan_files
+    from stackctl.files import apply_plan, refuse_conflicts
+    from stackctl.proxy.install import plan_install
 
-    by_root: dict[Path, list[RenderedFile]] = {}
-    for name, text in files.items():
-        place = places[name]
-        base = root if place.is_absolute() else loaded.dir  # IIS files stay with the stack
-        relative = str(place.relative_to("/")) if place.is_absolute() else str(place)
-        by_root.setdefault(base, []).append(RenderedFile(relative, text))
-    for base, rendered in by_root.items():
-        changes = plan_files(base, rendered, loaded.state.files)
-        apply_plan(base, changes, loaded.state.files, force=force)
-        for change in changes:
-            path = escape(str(base / change.file.path))
+    plans = plan_install(files, places, root, loaded.dir, loaded.state.files)
+    if not force:
+        for plan in plans:
+            refuse_conflicts(plan.base, plan.changes)
+    for plan in plans:
+        apply_plan(plan.base, plan.changes, loaded.state.files, force=force)
+        for change in plan.changes:
+            path = escape(str(plan.base / change.file.path))
             console.info(f"[{change.action}]{change.action}[/] {path}")
     loaded.state.save()

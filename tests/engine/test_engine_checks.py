@@ -30,6 +30,40 @@ VARIANTS = {
         },
         {"cli_image": "ente-cli:latest", "web_apps": []},
     ],
+    "jellyfin": [
+        {},
+        {
+            "libraries": [
+                {"name": "Movies", "type": "movies", "path": "/data/video"},
+                {"name": "Music", "type": "music", "paths": ["/data/mp3", "/data/flac"]},
+            ],
+            "base_url": "/jellyfin",
+            "devices": ["/dev/dri/renderD128"],
+            "group_add": [105],
+        },
+        {"network_mode": "host", "cpus": "", "memory": ""},
+    ],
+    "collabora": [
+        {},
+        {
+            "nextcloud_urls": ["https://cloud.example.lan", "http://10.0.0.5:8080"],
+            "post_allow": ["10\\.0\\.0\\.5"],
+            "extra_options": ["net.proto=IPv4"],
+        },
+        {"allow_any_wopi_host": True},
+    ],
+    "mastodon": [
+        {},
+        {
+            "elasticsearch": True,
+            "local_domain": "example.lan",
+            "alternate_domains": ["old.example.lan"],
+            "s3": True,
+            "s3_bucket": "toots",
+            "trusted_proxies": ["192.168.1.10"],
+        },
+        {"version": "v4.3.17", "single_user_mode": True, "sso": False},
+    ],
 }
 
 

@@ -40,6 +40,9 @@ IMAGES=(
     "museum-standin=stackctl-test/museum-standin:latest"
     "ente-web-standin=stackctl-test/ente-web-standin:latest"
     "ente-cli-standin=stackctl-test/ente-cli-standin:latest"
+    "jellyfin-standin=stackctl-test/jellyfin-standin:latest"
+    "redis=stackctl-test/redis:7"
+    "mastodon-standin=stackctl-test/mastodon-standin:latest"
 )
 
 FORCE=0

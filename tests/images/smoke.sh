@@ -11,7 +11,8 @@
 # bridge addresses.
 set -euo pipefail
 
-ALL=(postgres socat minio-standin museum-standin ente-web-standin ente-cli-standin)
+ALL=(postgres socat minio-standin museum-standin ente-web-standin ente-cli-standin jellyfin-standin
+    redis mastodon-standin)
 if [ $# -gt 0 ]; then
     SELECTED=("$@")
 else
@@ -333,6 +334,109 @@ test_ente_cli_standin() {
     out="$(docker exec "$RUN_ID-cli" ./ente-cli account list)"
     [ "$out" = "Configured accounts: 0" ] || problem "account list: $out" || return 1
     say "update-subscription, list-users, account list; call logged"
+}
+
+# --------------------------------------------------------- jellyfin-standin
+
+test_jellyfin_standin() {
+    # Runs as a non-root uid, as the recipe runs it.
+    mkdir -p "$WORK/jellyfin-config" && chmod 777 "$WORK/jellyfin-config"
+    run jellyfin --user 990:990 -v "$WORK/jellyfin-config:/config" stackctl-test/jellyfin-standin:latest
+    local ip out auth='MediaBrowser Client="smoke", Device="smoke", DeviceId="smoke", Version="1"'
+    ip="$(ip_of jellyfin)"
+    wait_for 10 http_get "http://$ip:8096/health" || problem "/health not answering" || return 1
+    out="$(http_get "http://$ip:8096/health")"
+    [ "$out" = Degraded ] || problem "/health during start-up said $out" || return 1
+    wait_for 15 sh -c "docker exec $RUN_ID-jellyfin curl -fsS http://localhost:8096/health | grep -qx Healthy" ||
+        problem "never Healthy (or no curl in the image)" || return 1
+    out="$("$PY" - "$ip" "$auth" <<'PYEOF'
+import json, sys, urllib.request as u
+ip, auth = sys.argv[1], sys.argv[2]
+def call(method, path, body=None, headers=None):
+    req = u.Request(f"http://{ip}:8096{path}", method=method,
+                    data=None if body is None else json.dumps(body).encode(), headers=headers or {})
+    try:
+        with u.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except u.HTTPError as e:
+        return e.code, e.read()
+h = {"Authorization": auth, "Content-Type": "application/json"}
+assert call("GET", "/Startup/User", headers=h)[0] == 200
+assert call("POST", "/Startup/User", {"Name": "admin", "Password": "pw"}, h)[0] == 204
+assert call("POST", "/Startup/Complete", headers=h)[0] == 204
+status, body = call("POST", "/Users/AuthenticateByName", {"Username": "admin", "Pw": "pw"}, h)
+token = json.loads(body)["AccessToken"]
+assert call("GET", "/Auth/Keys", headers={"X-Emby-Token": token})[0] == 401
+assert call("GET", "/Auth/Keys?api_key=" + token)[0] == 401
+assert call("GET", "/Auth/Keys", headers={"Authorization": auth + f', Token="{token}"'})[0] == 200
+print("ok")
+PYEOF
+)" || problem "API contract: $out" || return 1
+    docker restart "$RUN_ID-jellyfin" >/dev/null
+    wait_for 15 sh -c "docker exec $RUN_ID-jellyfin curl -fsS http://localhost:8096/health | grep -qx Healthy" ||
+        problem "not Healthy after a restart" || return 1
+    http_get "http://$ip:8096/System/Info/Public" | grep -q '"StartupWizardCompleted": true' ||
+        problem "the wizard state did not survive a restart" || return 1
+    say "Degraded then Healthy; wizard, login, header-only auth; state survives a restart"
+}
+
+# -------------------------------------------------------------------- redis
+
+test_redis() {
+    run redis stackctl-test/redis:7
+    wait_for 30 docker run --rm --label "$RUN_ID" --network "$NET" stackctl-test/redis:7 \
+        redis-cli -h redis ping || problem "no PONG from another container" || return 1
+    docker exec "$RUN_ID-redis" redis-cli set k v >/dev/null
+    [ "$(docker exec "$RUN_ID-redis" redis-cli get k)" = v ] || problem "set/get failed" || return 1
+    [ "$(docker exec "$RUN_ID-redis" stat -c %u /data)" = 999 ] || problem "/data not uid 999" || return 1
+    say "PONG across the network (protected mode off), set/get, /data owned by 999"
+}
+
+# --------------------------------------------------------- mastodon-standin
+
+test_mastodon_standin() {
+    start_postgres mdb postgres p postgres || return 1
+    run mredis stackctl-test/redis:7
+    local env=(
+        -e DB_HOST=mdb -e DB_USER=postgres -e DB_PASS=p -e DB_NAME=mastodon_production
+        -e REDIS_HOST=mredis -e LOCAL_DOMAIN=smoke.lan
+        -e SECRET_KEY_BASE="$(printf 'a%.0s' $(seq 128))"
+        -e ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY=DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD
+        -e ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT=SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS
+        -e ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY=PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP
+        -e VAPID_PRIVATE_KEY=z_qGhzPeqjaDz1GldcNtz0wQ5tSID3jY7-doDXTyyMQ=
+        -e VAPID_PUBLIC_KEY=BD-NlWLlExCWkFPwseSkdU9nHVEF_nzsOtoh3bhqp392AzLsi73YD-BQl-mJfWa02gA4XfhXwcqiQVsDRy0IUmE=
+    )
+    local image=stackctl-test/mastodon-standin:latest out
+    one() { docker run --rm --label "$RUN_ID" --network "$NET" "${env[@]}" "$image" "$@" 2>&1; }
+    out="$(one bundle exec rails db:setup)" || problem "db:setup failed: $out" || return 1
+    grep -q "Created database 'mastodon_production'" <<<"$out" || problem "no database: $out" || return 1
+    out="$(one bin/tootctl accounts create alice --email a@smoke.lan --confirmed --role Owner)" ||
+        problem "accounts create failed: $out" || return 1
+    grep -Eq '^New password: [0-9a-f]{32}$' <<<"$out" || problem "no password: $out" || return 1
+    out="$(one bin/tootctl accounts create admin --email b@smoke.lan)" && {
+        problem "a reserved username was accepted"
+        return 1
+    }
+    say "db:setup, accounts create (New password), reserved names refused"
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" "${env[@]}" \
+        -e ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY= "$image" bundle exec rails db:migrate 2>&1)" && {
+        problem "started without an encryption key"
+        return 1
+    }
+    grep -q 'Mastodon now requires that these variables are set' <<<"$out" ||
+        problem "missing key not reported: $out" || return 1
+    run mweb "${env[@]}" "$image" bundle exec puma -C config/puma.rb
+    run mstream "${env[@]}" "$image" node ./streaming/index.js
+    run msidekiq "${env[@]}" "$image" bundle exec sidekiq
+    wait_for 30 docker exec "$RUN_ID-mweb" sh -c "curl -s localhost:3000/health | grep -q OK" ||
+        problem "web /health" || return 1
+    wait_for 30 docker exec "$RUN_ID-mstream" sh -c \
+        "curl -s localhost:4000/api/v1/streaming/health | grep -q OK" || problem "streaming health" || return 1
+    wait_for 30 docker exec "$RUN_ID-msidekiq" sh -c "ps aux | grep -q '[s]idekiq [0-9]'" ||
+        problem "sidekiq process title" || return 1
+    [ "$(docker exec "$RUN_ID-mweb" id -u)" = 991 ] || problem "not uid 991" || return 1
+    say "missing keys refused; web, streaming and sidekiq health checks pass as uid 991"
 }
 
 # --------------------------------------------------------------------- main

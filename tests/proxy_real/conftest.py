@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import ssl
 import tempfile
 from pathlib import Path
@@ -93,6 +94,7 @@ def world():
     yield world
     for backend in backends.values():
         backend.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def server_for(

@@ -1,0 +1,144 @@
+"""Collabora Online: the discovery check after start, and connecting Nextcloud.
+
+The collabora/code image has neither curl nor nc, so a compose health check could only
+open a TCP socket; instead stackctl asks /hosting/discovery from the host, through the
+published port, the way Nextcloud will. The answer also shows whether coolwsd builds its
+editor URLs from the public https name (server_name and ssl.termination set right).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from typing import Any
+
+from rich.markup import escape
+
+from stackctl import console
+from stackctl.engine import Engine
+from stackctl.errors import StackctlError
+from stackctl.recipe import Action, Step
+from stackctl.stack import Stack
+from stackctl.steps import ActionResult, StepContext, action_kind, step_kind
+
+WAIT_SECONDS = 180
+
+
+def discovery_urls(document: bytes) -> list[str]:
+    """The distinct `urlsrc` prefixes (up to the query) of a WOPI discovery document."""
+    root = ElementTree.fromstring(document)
+    if root.tag != "wopi-discovery":
+        raise ValueError(f"root element is <{root.tag}>, not <wopi-discovery>")
+    found = {a.get("urlsrc", "").split("?")[0] for a in root.iter("action") if a.get("urlsrc")}
+    return sorted(found)
+
+
+def fetch_discovery(port: int, seconds: float) -> bytes:
+    url = f"http://127.0.0.1:{port}/hosting/discovery"
+    deadline = time.monotonic() + seconds
+    last = "no answer yet"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read()
+                if b"<wopi-discovery" in body:
+                    return body
+                last = "an answer without <wopi-discovery>"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = str(getattr(exc, "reason", exc))
+        if time.monotonic() > deadline:
+            raise StackctlError(
+                f"Collabora's {url} did not answer with a discovery document in {seconds:.0f}s ({last})",
+                "see `stackctl logs collabora code`; coolwsd needs SYS_ADMIN and SYS_CHROOT "
+                "(`coolmount: Operation not permitted` means a capability is missing)",
+            )
+        time.sleep(1)
+
+
+@step_kind("collabora-discovery")
+def discovery(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    settings = ctx.stack.settings
+    body = fetch_discovery(
+        int(settings["port"]), float(step.options.get("wait_seconds", WAIT_SECONDS))
+    )
+    try:
+        urls = discovery_urls(body)
+    except (ElementTree.ParseError, ValueError) as exc:
+        raise StackctlError(f"Collabora's discovery document does not parse: {exc}") from exc
+    expected = f"https://{settings['hostname']}/"
+    wrong = [u for u in urls if not u.startswith(expected)]
+    if not urls or wrong:
+        seen = wrong[0] if wrong else "no editor URL at all"
+        console.warn(
+            f"Collabora's discovery names {seen}, not {expected}...: browsers will be sent there "
+            "(check server_name and that TLS ends at the proxy)"
+        )
+        return False, f"discovery answers, but with {seen}"
+    return False, f"discovery answers; editor at {urls[0]}"
+
+
+# -- connecting Nextcloud --------------------------------------------------------------------
+
+
+def occ_commands(settings: Mapping[str, Any]) -> list[list[str]]:
+    """occ arguments that point Nextcloud Office (richdocuments) at this server."""
+    commands = [
+        [
+            "config:app:set",
+            "richdocuments",
+            "wopi_url",
+            f"--value=https://{settings['hostname']}",
+        ],
+        # checks /hosting/discovery and /hosting/capabilities, sets public_wopi_url
+        ["richdocuments:activate-config"],
+    ]
+    if settings["wopi_allowlist"]:
+        commands.append(
+            [
+                "config:app:set",
+                "richdocuments",
+                "wopi_allowlist",
+                "--value=" + ",".join(settings["wopi_allowlist"]),
+            ]
+        )
+    return commands
+
+
+@action_kind("collabora-nextcloud")
+def connect_nextcloud(
+    stack: Stack, engine: Engine, action: Action, values: list[Any]
+) -> ActionResult:
+    settings = stack.settings
+    occ = list(settings["nextcloud_occ"])
+    container = settings.get("nextcloud_container")
+    if not container:
+        console.info(
+            "Run these in Nextcloud's folder as the web server's user "
+            f"(e.g. sudo -u {escape(settings['nextcloud_user'])} ...):"
+        )
+        for argv in occ_commands(settings):
+            console.info("  " + escape(shlex.join([*occ, *argv])))
+        return ActionResult(
+            "occ commands printed; set nextcloud_container to have stackctl run them"
+        )
+    for argv in occ_commands(settings):
+        command = [*occ, *argv]
+        console.info(
+            f"$ docker exec -u {escape(settings['nextcloud_user'])} {escape(container)} "
+            + escape(shlex.join(command))
+        )
+        result = engine.exec(container, command, user=settings["nextcloud_user"])
+        if result.output.strip():
+            console.info(escape(result.output.rstrip()))
+        if result.exit_code:
+            return ActionResult(
+                f"occ {argv[0]} failed with exit code {result.exit_code} in {container}",
+                result.exit_code,
+            )
+    return ActionResult(f"Nextcloud in {container} now uses https://{settings['hostname']}")

@@ -144,6 +144,7 @@ def deploy(
     check_ports_free(
         stack, {p for c in engine.project_containers(stack.name) for p in c.host_ports}
     )
+    report.proxy = plan_proxy_install(stack)
     images = stack.images()
     if dry_run:
         report.secrets_created = tuple(missing)

@@ -85,6 +85,7 @@ def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
             f'data_root = "{tmp_path}/data"',
             f'stacks_root = "{tmp_path}/stacks"',
             f'subnet_pool = ["{pool}"]',
+            f'proxy_root = "{tmp_path}/proxyroot"',
         ]
         text = "\n".join(lines) + "\n" + extra + "\n"
         if images:

@@ -60,7 +60,13 @@ def deploy_json(run_cli) -> dict:
 
 
 def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
+    # Apache is "installed" under the proxy root: deploy puts the vhosts where it reads them
+    sites = ente_site["tmp"] / "proxyroot" / "etc" / "apache2" / "sites-available"
+    sites.mkdir(parents=True)
     first = deploy_json(run_cli)
+    installed = sites / "stackctl-ente.conf"
+    assert {p["path"]: p["action"] for p in first["proxy_files"]} == {str(installed): "create"}
+    assert "ServerName ente.test.lan" in installed.read_text()
     assert first["changed"] and first["network_created"]
     assert {f["path"]: f["action"] for f in first["files"]}["docker-compose.yml"] == "create"
     assert [s["outcome"] for s in first["steps"]] == ["changed"]
@@ -96,6 +102,14 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     assert {n: inspect(n)["Id"] for n in ids} == ids
     human = run_cli("deploy", "ente")
     assert "nothing changed" in human.stdout
+    assert [p["action"] for p in second["proxy_files"]] == ["identical"]
+
+    # a hand edit of the installed vhost is a conflict: the deploy stops before writing anything
+    installed.write_text(installed.read_text() + "# local tweak\n")
+    refused = run_cli("deploy", "ente")
+    assert refused.exit_code == 3 and "stackctl-ente.conf" in refused.stderr
+    assert installed.read_text().endswith("# local tweak\n")
+    installed.write_text(installed.read_text().removesuffix("# local tweak\n"))
 
     # one-time codes read from the real container log stream
     api = ente_site["ports"]["api_port"]

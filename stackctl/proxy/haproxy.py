@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import Host, https_suffix
+from stackctl.proxy.routes import Host, https_suffix, refuse_static
 from stackctl.proxy.templating import render_template
 
 COMMON = "haproxy/00-stackctl-common.cfg"  # sorts first: it defines the `stackctl` defaults
 
 
 def render(hosts: tuple[Host, ...], site: ProxySite, stack: str) -> dict[str, str]:
-    for host in hosts:
-        for route in host.routes:
-            if route.kind == "static" and route.loc.upstream is None:
-                raise RecipeError(
-                    f"stack {stack}: location {route.loc.path} of {host.vh.name} serves files "
-                    "from disk, which HAProxy cannot do",
-                    "give the location an upstream that serves the same files",
-                )
+    refuse_static(hosts, stack, "HAProxy")
     context = dict(hosts=hosts, site=site, stack=stack, https_suffix=https_suffix(site))
     return {
         COMMON: render_template("haproxy-common.cfg.j2", **context),

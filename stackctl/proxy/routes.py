@@ -138,3 +138,17 @@ def https_suffix(site: ProxySite) -> str:
 
 def redirect_target(loc: Location) -> str:
     return (loc.redirect or "").rstrip("/")
+
+
+def refuse_static(hosts: Sequence[Host], stack: str, server: str) -> None:
+    """For servers that cannot serve files from disk: every location needs an upstream."""
+    from stackctl.errors import RecipeError
+
+    for host in hosts:
+        for route in host.routes:
+            if route.kind == "static" and route.loc.upstream is None:
+                raise RecipeError(
+                    f"stack {stack}: location {route.loc.path} of {host.vh.name} serves files "
+                    f"from disk, which {server} cannot do",
+                    "give the location an upstream that serves the same files",
+                )

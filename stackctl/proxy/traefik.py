@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import Host
+from stackctl.proxy.routes import Host, refuse_static
 from stackctl.proxy.templating import render_template
 
 
 def render(hosts: tuple[Host, ...], site: ProxySite, stack: str) -> dict[str, str]:
-    for host in hosts:
-        for route in host.routes:
-            if route.kind == "static" and route.loc.upstream is None:
-                raise RecipeError(
-                    f"stack {stack}: location {route.loc.path} of {host.vh.name} serves files "
-                    "from disk, which Traefik cannot do",
-                    "give the location an upstream that serves the same files",
-                )
+    refuse_static(hosts, stack, "Traefik")
     timeouts = sorted(
         {r.timeout for h in hosts for r in h.routes if r.timeout and not r.loc.websocket}
     )

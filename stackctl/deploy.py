@@ -136,7 +136,6 @@ def deploy(
 ) -> DeployReport:
     report = DeployReport(stack.name, dry_run)
 
-    missing = secret_store.missing(stack.recipe, stack.dir)
     docker_networks = {n.name: n.subnets for n in engine.networks()}
     report.network = network_plan(stack, docker_networks)
     secrets = stack.secrets()
@@ -147,7 +146,7 @@ def deploy(
     report.proxy = plan_proxy_install(stack)
     images = stack.images()
     if dry_run:
-        report.secrets_created = tuple(missing)
+        report.secrets_created = secret_store.ensure(stack.recipe, stack.dir, dry_run=True).created
         report.network_created = stack.recipe.network.name not in docker_networks
         report.pulled = [ref for ref in images.values() if engine.image_id(ref) is None]
         return report

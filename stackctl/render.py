@@ -164,7 +164,14 @@ def stack_vhosts(
     for raw in recipe.vhosts:
         if not evaluate(recipe, raw.get("when", ""), context):
             continue
-        vhosts.append(vhost_from(_expand_tree(recipe, raw, context), recipe.name))
+        expanded = _expand_tree(recipe, raw, context)
+        if "aliases_from" in expanded:  # aliases from a list setting, e.g. alternate domains
+            expanded["aliases"] = [
+                *expanded.get("aliases", ()),
+                *evaluate(recipe, raw["aliases_from"], context),
+            ]
+            del expanded["aliases_from"]
+        vhosts.append(vhost_from(expanded, recipe.name))
     return vhosts
 
 

@@ -179,3 +179,33 @@ def test_stored_passwords_are_recognised():
     md5 = "md5" + hashlib.md5(b"s3cretmastodon").hexdigest()
     assert password_matches(md5, "s3cret", "mastodon")
     assert not password_matches("", "s3cret", "mastodon")
+
+
+def test_the_owner_password_is_kept_only_while_the_journal_has_its_step(tmp_path):
+    from stackctl.errors import StackctlError
+    from stackctl.settings import parse_site
+    from stackctl.stack import Stack
+    from stackctl.state import State
+    from stackctl.steps import kept
+
+    recipe = get_recipe("mastodon")
+    site = parse_site({"stacks_root": str(tmp_path)})
+    stack = Stack(
+        recipe, site, {}, State(tmp_path / "docker-mastodon" / ".stackctl" / "state.json")
+    )
+    step = kept.keeping_step(recipe, "admin-password")
+    assert step is not None and step.id == "owner"
+    assert kept.keeping_step(recipe, "ott") is None
+    kept.keep(stack, step, "0123abcd")
+    path = kept.kept_dir(stack.dir) / "admin-password"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    stack.state.journal["owner"] = {"status": "done"}
+    assert kept.read(stack, "admin-password") == "0123abcd"
+    # a journal without the step: the copy is no longer trusted and goes
+    stack.state.journal.clear()
+    with pytest.raises(StackctlError, match="no admin-password is kept"):
+        kept.read(stack, "admin-password")
+    assert not path.exists()
+    kept.keep(stack, step, "0123abcd")
+    assert kept.forget(stack) == ["admin-password"] and kept.forget(stack) == []

@@ -319,3 +319,15 @@ def test_every_dialect_renders_the_routes(proxy):
     files = render(site_raw={"proxy": proxy}, stack_raw={"local_domain": "example.lan"})
     snippets = [f.content for path, f in files.items() if path.startswith("proxy/")]
     assert snippets and any("4444" in s for s in snippets)
+
+
+def test_alternate_domains_become_aliases_of_the_web_vhost():
+    from stackctl.recipe import all_recipes, get_recipe
+    from stackctl.render import stack_vhosts
+    from stackctl.settings import parse_site, stack_settings
+
+    site = parse_site({"stacks": {"mastodon": {"alternate_domains": ["social.example.org"]}}})
+    recipe = get_recipe("mastodon")
+    settings = stack_settings(site, "mastodon", recipe.settings, list(all_recipes()))
+    web = next(v for v in stack_vhosts(recipe, site, settings) if v.name == "web")
+    assert web.aliases == ("social.example.org",)

@@ -44,7 +44,7 @@ def timed(command: str, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stackctl", default=shutil.which("stackctl") or "stackctl")
     args = parser.parse_args()

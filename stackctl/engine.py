@@ -8,9 +8,11 @@ Both SDKs are imported on first use, so `stackctl --help` stays fast.
 from __future__ import annotations
 
 import os
+import queue
 import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from stackctl import console
 from stackctl.errors import EngineError
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -153,7 +154,7 @@ class Engine:
         """Run a command in a container attached to this terminal (prompts work)."""
         tty = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
         command = ["docker", "exec", *tty, container, *argv]
-        console.debug("$ " + " ".join(command))
+        _debug("$ " + " ".join(command))
         return subprocess.call(command)
 
     def restart(self, container: str) -> None:
@@ -266,7 +267,7 @@ class Engine:
         if user:
             command += ["--user", user]
         command += [service, *argv]
-        console.debug("$ " + " ".join(command[:12]) + " ...")
+        _debug("$ " + " ".join(command[:12]) + " ...")
         done = subprocess.run(command, capture_output=True, text=True)
         return ExecResult(done.returncode, done.stdout + done.stderr)
 
@@ -312,10 +313,13 @@ class Engine:
             argv += ["--tail", str(tail)]
         if container:
             argv.append(container)
-        console.debug("$ " + " ".join(argv))
+        _debug("$ " + " ".join(argv))
         try:
             process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                bufsize=0 if follow else 1 << 20,
             )
         except FileNotFoundError as exc:
             raise EngineError(
@@ -323,15 +327,10 @@ class Engine:
             ) from exc
         assert process.stdout is not None
         try:
-            while True:
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not select.select([process.stdout], [], [], remaining)[0]:
-                        break
-                chunk = os.read(process.stdout.fileno(), 1 << 20)
-                if not chunk:
-                    break
-                yield chunk
+            if follow:
+                yield from _follow(process.stdout, deadline)
+            else:
+                yield from _drain(process.stdout)
         finally:
             if process.poll() is None:
                 process.terminate()
@@ -341,6 +340,40 @@ class Engine:
                 f"docker logs {container} exited with {code}",
                 "is the container there? try `stackctl status`",
             )
+
+
+def _follow(stream: Any, deadline: float | None) -> Iterator[bytes]:
+    """Whatever arrived, as soon as it arrived, until EOF or the deadline."""
+    while True:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
+                return
+        chunk = os.read(stream.fileno(), 1 << 20)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _drain(stream: Any) -> Iterator[bytes]:
+    """Large blocks, read by a thread so the pipe keeps flowing while the caller works."""
+    blocks: queue.Queue[bytes] = queue.Queue(maxsize=8)
+
+    def reader() -> None:
+        while chunk := stream.read(1 << 20):
+            blocks.put(chunk)
+        blocks.put(b"")
+
+    threading.Thread(target=reader, daemon=True).start()
+    while chunk := blocks.get():
+        yield chunk
+
+
+def _debug(message: str) -> None:
+    # -v loads the console; without it, printing nothing is cheaper than importing rich
+    console = sys.modules.get("stackctl.console")
+    if console is not None:
+        console.debug(message)
 
 
 def split_reference(reference: str) -> tuple[str, str]:

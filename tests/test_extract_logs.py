@@ -57,3 +57,20 @@ def test_grep_anchors_apply_per_line():
     matcher = compile_grep("^WARN")
     found = "".join(grep_blocks(blocks([(DATA / "museum-log.txt").read_bytes()]), matcher))
     assert found.startswith("WARN[0082]") and found.count("\n") == 1
+
+
+def test_stripper_learns_codes_and_still_strips_new_ones():
+    from stackctl.logs import AnsiStripper
+
+    strip = AnsiStripper()
+    assert strip("\x1b[36mINFO\x1b[0m x") == "INFO x"
+    assert strip("\x1b[31mERRO\x1b[0m \x1b[1;4mbold\x1b[0m") == "ERRO bold"
+    assert "\x1b[1;4m" in strip.known
+    assert strip("plain") == "plain"
+
+
+def test_grep_handles_empty_matches_and_last_line_without_newline():
+    from stackctl.logs import matching_lines
+
+    assert matching_lines("a\nb\nab", compile_grep("b")) == ["b", "ab"]
+    assert matching_lines("x\ny\n", compile_grep("^")) == ["x", "y"]

@@ -38,16 +38,20 @@ def register(app: typer.Typer) -> None:
         from stackctl.commands.options import site
         from stackctl.engine import Engine
         from stackctl.logs import blocks, compile_grep, grep_blocks
-        from stackctl.stack import open_stack
+        from stackctl.recipe import all_recipes, get_recipe
+        from stackctl.settings import stack_settings
 
-        loaded = open_stack(stack, site())
+        settings = site()
+        recipe = get_recipe(stack)
+        # validates the stack's settings without loading the renderer: logs start fast
+        stack_settings(settings, stack, recipe.settings, list(all_recipes()))
         engine = Engine()
         if service:
-            loaded.recipe.service(service)
+            recipe.service(service)
             chunks = engine.log_stream(f"{stack}-{service}", follow=follow, since=since, tail=tail)
         else:
             chunks = engine.log_stream(
-                "", follow=follow, since=since, tail=tail, compose_dir=loaded.dir
+                "", follow=follow, since=since, tail=tail, compose_dir=settings.stack_dir(stack)
             )
         text = blocks(chunks)
         matcher = compile_grep(grep, ignore_case) if grep else None

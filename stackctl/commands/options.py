@@ -13,8 +13,10 @@ verbose: int = 0
 
 
 def site() -> Site:
-    from stackctl import console
     from stackctl.settings import load_site
 
-    console.verbosity = verbose
+    if verbose:  # rich is only loaded when something is printed
+        from stackctl import console
+
+        console.verbosity = verbose
     return load_site(config_path)

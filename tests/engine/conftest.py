@@ -30,23 +30,27 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
 
 
-def teardown_ente(stack_dir: Path) -> None:
+def teardown_stack(stack_dir: Path, project: str, networks: tuple[str, ...] = ()) -> None:
+    """Remove a test stack: compose down, then any container of the project or named
+    <project>-* (one-off runs, leftovers of a killed test), then its networks."""
     if (stack_dir / "docker-compose.yml").exists():
         subprocess.run(
             ["docker", "compose", "down", "--remove-orphans", "--timeout", "5"],
             cwd=stack_dir,
             capture_output=True,
         )
-    for name in (
-        "ente-museum",
-        "ente-socat",
-        "ente-postgres",
-        "ente-minio",
-        "ente-web",
-        "ente-cli",
-    ):
-        docker("rm", "-f", name, check=False)
-    docker("network", "rm", "ente.lan", check=False)
+    labelled = docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
+    ).stdout.split()
+    named = docker("ps", "-aq", "--filter", f"name=^{project}-", check=False).stdout.split()
+    for container in {*labelled, *named}:
+        docker("rm", "-f", container, check=False)
+    for network in (f"{project}.lan", *networks):
+        docker("network", "rm", network, check=False)
+
+
+def teardown_ente(stack_dir: Path) -> None:
+    teardown_stack(stack_dir, "ente")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import pytest
 from stackctl.envfile import read_env
 from tests.conftest import TEST_IMAGES
 
-from .conftest import docker, free_port
+from .conftest import docker, free_port, teardown_stack
 
 pytestmark = pytest.mark.engine
 
@@ -29,14 +29,7 @@ ISSUER = "https://sso.test.lan/realms/home"
 
 
 def teardown_jellyfin(stack_dir: Path) -> None:
-    if (stack_dir / "docker-compose.yml").exists():
-        docker(
-            "compose", "--project-directory", str(stack_dir), "down", "--timeout", "5", check=False
-        )
-    names = docker("ps", "-a", "--filter", "name=^jellyfin-", "--format", "{{.Names}}").stdout
-    for name in names.split():
-        docker("rm", "-f", name, check=False)
-    docker("network", "rm", "jellyfin.lan", check=False)
+    teardown_stack(stack_dir, "jellyfin")
 
 
 @pytest.fixture

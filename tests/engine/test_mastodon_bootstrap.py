@@ -34,7 +34,7 @@ from stackctl.stack import network_plan, open_stack, render_files
 from stackctl.steps import StepContext, step_runner
 from stackctl.steps.postgres import password_matches
 
-from .conftest import docker, free_port
+from .conftest import docker, free_port, teardown_stack
 
 pytestmark = pytest.mark.engine
 
@@ -46,24 +46,11 @@ IMAGES = {
     "postgres": "stackctl-test/postgres:15",
     "redis": "stackctl-test/redis:7",
 }
-CONTAINERS = ("web", "streaming", "sidekiq", "db", "redis", "es")
 STANDIN_MIGRATIONS = ["20240101000001", "20240101000002", "20240101000003", "20250101000001"]
 
 
 def teardown(stack_dir: Path) -> None:
-    if (stack_dir / "docker-compose.yml").exists():
-        subprocess.run(
-            ["docker", "compose", "down", "--remove-orphans", "--timeout", "5"],
-            cwd=stack_dir,
-            capture_output=True,
-        )
-    one_offs = docker(
-        "ps", "-aq", "--filter", "label=com.docker.compose.project=mastodon", check=False
-    ).stdout.split()
-    for container in [*one_offs, *(f"mastodon-{c}" for c in CONTAINERS)]:
-        docker("rm", "-f", container, check=False)
-    docker("network", "rm", "mastodon.lan", check=False)
-    docker("network", "rm", "mastodon_internal_network", check=False)
+    teardown_stack(stack_dir, "mastodon", ("mastodon_internal_network",))
 
 
 @pytest.fixture

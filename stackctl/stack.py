@@ -134,3 +134,20 @@ def render_files(
         stack.recipe, stack.site, stack.settings, network, secrets, stack.state.facts
     )
     return plan_files(stack.dir, render_stack(inputs), stack.state.files)
+
+
+def docker_networks_if_reachable() -> dict[str, tuple[str, ...]]:
+    """Existing Docker networks, or none when no engine answers: planning still works, only
+    overlaps with Docker networks go unchecked (and the caller is warned)."""
+    from stackctl.engine import Engine
+    from stackctl.errors import EngineError
+
+    try:
+        return {n.name: n.subnets for n in Engine().networks()}
+    except EngineError:
+        from stackctl import console
+
+        console.warn(
+            "Docker engine not reachable: subnet overlaps with Docker networks not checked"
+        )
+        return {}

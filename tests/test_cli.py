@@ -178,3 +178,16 @@ def test_help_cache_serves_without_typer_and_follows_changes(tmp_path):
         [sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "COLUMNS": "60"}
     )
     assert narrow.stderr == "typer" and max(len(line) for line in narrow.stdout.splitlines()) <= 60
+
+
+def test_plan_lists_the_proxy_config_at_the_servers_path(site_file, run_cli, tmp_path):
+    site_file()
+    sites = tmp_path / "proxyroot" / "etc" / "apache2" / "sites-available"
+    shown = run_cli("plan", "ente", "--json")
+    assert not any(
+        "sites-available" in f["path"] for f in __import__("json").loads(shown.stdout)["files"]
+    )
+    sites.mkdir(parents=True)
+    shown = run_cli("plan", "ente")
+    assert f"create {sites}/stackctl-ente.conf" in " ".join(shown.stdout.split())
+    assert not sites.joinpath("stackctl-ente.conf").exists()  # plan writes nothing

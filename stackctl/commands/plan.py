@@ -14,18 +14,10 @@ if TYPE_CHECKING:
 
 def _plan(stack_name: str) -> tuple[Stack, NetworkPlan, list[FileChange]]:
     from stackctl.commands.options import site
-    from stackctl.engine import Engine
-    from stackctl.stack import network_plan, open_stack, render_files
+    from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack, render_files
 
     stack = open_stack(stack_name, site())
-    try:
-        existing = {n.name: n.subnets for n in Engine().networks()}
-    except Exception:  # planning works without an engine: only the overlap check is weaker
-        from stackctl import console
-
-        console.warn("Docker engine not reachable: subnet overlap with Docker networks not checked")
-        existing = {}
-    network = network_plan(stack, existing)
+    network = network_plan(stack, docker_networks_if_reachable())
     return stack, network, render_files(stack, network, stack.secrets())
 
 
@@ -57,9 +49,18 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Render everything in memory and show, per file: create / identical / update / conflict."""
+        from dataclasses import replace
+
         from stackctl import console
+        from stackctl.deploy import plan_proxy_install
 
         loaded, network, changes = _plan(stack)
+        # the proxy config deploy installs at the server's own path, shown with that path
+        installed = [
+            replace(c, file=replace(c.file, path=str(p.base / c.file.path)))
+            for p in plan_proxy_install(loaded)
+            for c in p.changes
+        ]
         if json:
             console.print_json(
                 {
@@ -67,14 +68,14 @@ def register(app: typer.Typer) -> None:
                     "network": network.as_state(),
                     "files": [
                         {"path": c.file.path, "action": c.action, "reason": c.reason}
-                        for c in changes
+                        for c in [*changes, *installed]
                     ],
                 }
             )
             return
         console.info(f"{stack}: files in {loaded.dir}")
-        _show(changes, loaded, diff)
-        if all(c.action == "identical" for c in changes):
+        _show([*changes, *installed], loaded, diff)
+        if all(c.action == "identical" for c in [*changes, *installed]):
             console.ok("nothing to change")
 
     @app.command("render")

@@ -81,11 +81,11 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl.commands.options import site
         from stackctl.hostglue import snippets
-        from stackctl.stack import network_plan, open_stack
+        from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack
 
         settings = site()
         loaded = open_stack(stack, settings)
-        plan = network_plan(loaded, _docker_networks())
+        plan = network_plan(loaded, docker_networks_if_reachable())
         reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
         text = snippets(
             plan.name, plan.subnet, plan.gateway, dict(plan.ips), stack, [r for r in reloads if r]
@@ -99,20 +99,6 @@ def _vhosts(stack: str, settings: Site) -> tuple[Stack, list[VirtualHost]]:
 
     loaded = open_stack(stack, settings)
     return loaded, stack_vhosts(loaded.recipe, settings, loaded.settings, loaded.state.facts)
-
-
-def _docker_networks() -> dict[str, tuple[str, ...]]:
-    """Existing Docker networks, when an engine answers; the plan also works without them."""
-    from stackctl import console
-    from stackctl.errors import StackctlError
-
-    try:
-        from stackctl.engine import Engine
-
-        return {n.name: n.subnets for n in Engine().networks()}
-    except (StackctlError, OSError) as exc:
-        console.debug(f"no Docker engine ({exc}); planning from saved state and host routes")
-        return {}
 
 
 def _write(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import ACME_START, Host, https_suffix
+from stackctl.proxy.routes import ACME_START, Host, https_suffix, refuse_passthrough
 from stackctl.proxy.templating import render_template
 
 MODULES = (
@@ -22,13 +21,7 @@ MODULES = (
 
 
 def render(hosts: tuple[Host, ...], site: ProxySite, stack: str) -> dict[str, str]:
-    for host in hosts:
-        if host.vh.tls == "passthrough":
-            raise RecipeError(
-                f"stack {stack}: virtual host {host.vh.name} uses SNI passthrough, which Apache "
-                "cannot do",
-                "render with --dialect nginx-stream, haproxy or traefik",
-            )
+    refuse_passthrough(hosts, stack, "which Apache cannot do")
     text = render_template(
         "apache.conf.j2",
         hosts=hosts,

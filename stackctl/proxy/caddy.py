@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import Host, https_suffix
+from stackctl.proxy.routes import Host, https_suffix, refuse_passthrough
 from stackctl.proxy.templating import render_template
 
 
 def render(hosts: tuple[Host, ...], site: ProxySite, stack: str) -> dict[str, str]:
-    for host in hosts:
-        if host.vh.tls == "passthrough":
-            raise RecipeError(
-                f"stack {stack}: virtual host {host.vh.name} uses SNI passthrough, which Caddy "
-                "does not do without the layer4 plugin",
-                "render with --dialect nginx-stream, haproxy or traefik",
-            )
+    refuse_passthrough(hosts, stack, "which Caddy does not do without the layer4 plugin")
     text = render_template(
         "caddy.j2", hosts=hosts, site=site, stack=stack, https_suffix=https_suffix(site)
     )

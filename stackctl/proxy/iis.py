@@ -10,7 +10,7 @@ from pathlib import Path
 
 from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import Host, https_suffix
+from stackctl.proxy.routes import Host, https_suffix, refuse_passthrough
 from stackctl.proxy.templating import render_template
 
 _REDIRECT_TYPES = {301: "Permanent", 302: "Found", 303: "SeeOther", 307: "Temporary"}
@@ -25,11 +25,7 @@ def server_variable(prefix: str, header: str) -> str:
 
 def _check(host: Host, stack: str) -> None:
     where = f"stack {stack}, virtual host {host.vh.name}"
-    if host.vh.tls == "passthrough":
-        raise RecipeError(
-            f"{where} uses SNI passthrough, which IIS cannot do",
-            "render with --dialect nginx-stream, haproxy or traefik",
-        )
+    refuse_passthrough((host,), stack, "which IIS cannot do")
     for route in host.routes:
         if route.kind == "static" and route.loc.upstream is None:
             raise RecipeError(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.errors import RecipeError
 from stackctl.proxy.model import ProxySite
-from stackctl.proxy.routes import Host, https_suffix
+from stackctl.proxy.routes import Host, https_suffix, refuse_passthrough
 from stackctl.proxy.templating import render_template
 
 
 def render(hosts: tuple[Host, ...], site: ProxySite, stack: str, stream: bool) -> dict[str, str]:
-    passthrough = [h.vh.name for h in hosts if h.vh.tls == "passthrough"]
-    if passthrough and not stream:
-        raise RecipeError(
-            f"stack {stack}: virtual host {passthrough[0]} uses SNI passthrough, which nginx "
-            "does only in its stream module",
+    if not stream:
+        refuse_passthrough(
+            hosts,
+            stack,
+            "which nginx does only in its stream module",
             "render with --dialect nginx-stream",
         )
     context = dict(hosts=hosts, site=site, stack=stack, stream=stream)

@@ -152,3 +152,19 @@ def refuse_static(hosts: Sequence[Host], stack: str, server: str) -> None:
                     f"from disk, which {server} cannot do",
                     "give the location an upstream that serves the same files",
                 )
+
+
+def refuse_passthrough(
+    hosts: Sequence[Host],
+    stack: str,
+    how: str,
+    hint: str = "render with --dialect nginx-stream, haproxy or traefik",
+) -> None:
+    """For servers that terminate every TLS connection: no host may ask for SNI passthrough."""
+    from stackctl.errors import RecipeError
+
+    for host in hosts:
+        if host.vh.tls == "passthrough":
+            raise RecipeError(
+                f"stack {stack}: virtual host {host.vh.name} uses SNI passthrough, {how}", hint
+            )

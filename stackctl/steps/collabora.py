@@ -9,7 +9,6 @@ editor URLs from the public https name (server_name and ssl.termination set righ
 from __future__ import annotations
 
 import shlex
-import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ElementTree
@@ -24,6 +23,7 @@ from stackctl.errors import StackctlError
 from stackctl.recipe import Action, Step
 from stackctl.stack import Stack
 from stackctl.steps import ActionResult, StepContext, action_kind, step_kind
+from stackctl.wait import poll
 
 WAIT_SECONDS = 180
 
@@ -39,26 +39,28 @@ def discovery_urls(document: bytes) -> list[str]:
 
 def fetch_discovery(port: int, seconds: float) -> bytes:
     url = f"http://127.0.0.1:{port}/hosting/discovery"
-    deadline = time.monotonic() + seconds
-    last = "no answer yet"
-    while True:
+
+    def attempt() -> tuple[bytes | None, str]:
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 body = response.read()
-                if b"<wopi-discovery" in body:
-                    return body
-                last = "an answer without <wopi-discovery>"
         except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
+            return None, f"HTTP {exc.code}"
         except OSError as exc:
-            last = str(getattr(exc, "reason", exc))
-        if time.monotonic() > deadline:
-            raise StackctlError(
-                f"Collabora's {url} did not answer with a discovery document in {seconds:.0f}s ({last})",
-                "see `stackctl logs collabora code`; coolwsd needs SYS_ADMIN and SYS_CHROOT "
-                "(`coolmount: Operation not permitted` means a capability is missing)",
-            )
-        time.sleep(1)
+            return None, str(getattr(exc, "reason", exc))
+        if b"<wopi-discovery" in body:
+            return body, ""
+        return None, "an answer without <wopi-discovery>"
+
+    return poll(
+        attempt,
+        seconds,
+        lambda last: StackctlError(
+            f"Collabora's {url} did not answer with a discovery document in {seconds:.0f}s ({last})",
+            "see `stackctl logs collabora code`; coolwsd needs SYS_ADMIN and SYS_CHROOT "
+            "(`coolmount: Operation not permitted` means a capability is missing)",
+        ),
+    )
 
 
 @step_kind("collabora-discovery")

@@ -31,6 +31,7 @@ from stackctl.errors import StackctlError
 from stackctl.recipe import Action, Step
 from stackctl.stack import Stack
 from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
+from stackctl.wait import poll
 
 SERVICE = "server"
 JELLYFIN_PORT = 8096  # inside the container, and on the host in host network mode
@@ -142,9 +143,9 @@ def normal_base(value: Any) -> str:
 
 def wait_healthy(api: JellyfinApi, bases: list[str], seconds: float = WAIT_SECONDS) -> str:
     """Wait until /health (under one of `bases`) says "Healthy"; return that base."""
-    deadline = time.monotonic() + seconds
-    last = "no answer yet"
-    while True:
+
+    def attempt() -> tuple[str | None, str]:
+        last = ""
         for base in bases:
             try:
                 reply = JellyfinApi(api.address, base, api.device_id, timeout=5).raw(
@@ -155,16 +156,20 @@ def wait_healthy(api: JellyfinApi, bases: list[str], seconds: float = WAIT_SECON
                 continue
             answer = reply.text.strip()
             if reply.status == 200 and answer == "Healthy":
-                return base
+                return base, ""
             if reply.status != 404:
                 last = f"{base}/health answered {reply.status} {answer[:60]!r}"
-        if time.monotonic() > deadline:
-            raise StackctlError(
-                f"Jellyfin was not Healthy after {seconds:.0f}s ({last})",
-                "a database migration can take long: follow `stackctl logs jellyfin server -f` "
-                "and deploy again when it is done",
-            )
-        time.sleep(1)
+        return None, last
+
+    return poll(
+        attempt,
+        seconds,
+        lambda last: StackctlError(
+            f"Jellyfin was not Healthy after {seconds:.0f}s ({last})",
+            "a database migration can take long: follow `stackctl logs jellyfin server -f` "
+            "and deploy again when it is done",
+        ),
+    )
 
 
 def connect(ctx: StepContext, token: str = "") -> JellyfinApi:

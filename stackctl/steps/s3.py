@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from stackctl import s3
 from stackctl.errors import StackctlError
 from stackctl.recipe import Step
 from stackctl.steps import StepContext, container_name, step_kind
+from stackctl.wait import poll
 
 
 def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
@@ -32,18 +31,21 @@ def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
 @step_kind("s3-buckets")
 def s3_buckets(step: Step, ctx: StepContext) -> tuple[bool, str]:
     endpoint = _endpoint(step, ctx)
-    deadline = time.monotonic() + float(step.options.get("wait_seconds", 90))
-    while True:
+    hint = f"check the S3 service with `stackctl logs {ctx.stack.name} {step.options['service']}`"
+
+    def missing_buckets() -> tuple[list[str] | None, str]:
         try:
-            missing = [b for b in step.options["buckets"] if not s3.bucket_exists(endpoint, b)]
-            break
+            return [b for b in step.options["buckets"] if not s3.bucket_exists(endpoint, b)], ""
         except s3.S3Error as exc:
-            if time.monotonic() > deadline or "403" in str(exc):
-                raise StackctlError(
-                    f"bucket provisioning: {exc}",
-                    f"check the S3 service with `stackctl logs {ctx.stack.name} {step.options['service']}`",
-                ) from exc
-            time.sleep(1)
+            if "403" in str(exc):  # wrong credentials: waiting will not help
+                raise StackctlError(f"bucket provisioning: {exc}", hint) from exc
+            return None, str(exc)
+
+    missing = poll(
+        missing_buckets,
+        float(step.options.get("wait_seconds", 90)),
+        lambda last: StackctlError(f"bucket provisioning: {last}", hint),
+    )
     for bucket in missing:
         try:
             s3.create_bucket(endpoint, bucket)

@@ -34,6 +34,12 @@ SITE_FIELDS = (
         "/",
         "deploy installs proxy files under this folder (where the server's config folder exists)",
     ),
+    Field(
+        "lock_timeout",
+        "int",
+        600,
+        "Seconds a command waits while another one changes the same stack, then gives up",
+    ),
 )
 TLS_FIELDS = (
     Field("layout", "text", "letsencrypt", "Where certificates live", CERT_LAYOUTS),
@@ -91,6 +97,12 @@ SSO_FIELDS = (
     Field("display_name", "text", "Keycloak", "Name shown on login buttons"),
 )
 COMMON_STACK_FIELDS = (
+    Field(
+        "enabled",
+        "bool",
+        False,
+        "This server runs the stack: `deploy --all` and a bare `secrets gen` act on it",
+    ),
     Field("subnet", "cidr", None, "Explicit subnet for the stack network", optional=True),
 )
 TABLES = {"images", "tls", "mail", "sso", "stacks"}
@@ -148,6 +160,7 @@ class Site:
     subnet_pool: tuple[str, ...] = ("172.21.0.0/16",)
     subnet_prefix: int = 24
     proxy_root: str = "/"
+    lock_timeout: int = 600
     images: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
     mail: Mail = field(default_factory=Mail)
@@ -164,6 +177,10 @@ class Site:
 
     def where(self) -> str:
         return str(self.path) if self.path else self.source
+
+    def enabled_stacks(self) -> list[str]:
+        """The stacks this server runs: [stacks.<name>] enabled = true, in file order."""
+        return [name for name, table in self.stacks.items() if table.get("enabled") is True]
 
 
 def find_config(explicit: Path | None) -> tuple[Path | None, str]:
@@ -241,6 +258,11 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
             f"subnet_prefix in {file}: {values['subnet_prefix']} is out of range",
             "allowed: 16 to 28",
         )
+    if values["lock_timeout"] < 0:
+        raise SettingsError(
+            f"lock_timeout in {file}: {values['lock_timeout']} is negative",
+            "allowed: 0 (never wait) or more seconds",
+        )
     tls = _check_table(_table(raw, "tls", file), TLS_FIELDS, "tls.", file)
     if tls["layout"] == "custom" and not (tls["certificate"] and tls["certificate_key"]):
         raise SettingsError(
@@ -271,6 +293,11 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
                 f"[stacks.{name}] in {file} is not a table",
                 f"write it as [stacks.{name}] with keys below",
             )
+        if not isinstance(table.get("enabled", False), bool):
+            raise SettingsError(
+                f"stacks.{name}.enabled in {file}: {table['enabled']!r} is not true or false",
+                "allowed: enabled = true or enabled = false",
+            )
     return Site(
         domain=values["domain"],
         data_root=values["data_root"],
@@ -279,6 +306,7 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         subnet_pool=tuple(values["subnet_pool"]),
         subnet_prefix=values["subnet_prefix"],
         proxy_root=values["proxy_root"],
+        lock_timeout=values["lock_timeout"],
         images=dict(images),
         tls=Tls(**tls),
         mail=Mail(**mail),

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--all",
-                help="Every stack that has a folder under stacks_root or a [stacks.NAME] table (a reinstall)",
+                help="Every stack enabled in stackctl.toml ([stacks.NAME] enabled = true): a reinstall",
             ),
         ] = False,
         dry_run: Annotated[
@@ -30,32 +30,31 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     ) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
+        from contextlib import nullcontext
+
         from stackctl import console
-        from stackctl.commands.options import site
+        from stackctl.allocate import allocate_network
+        from stackctl.commands.options import chosen_stacks, site
         from stackctl.deploy import deploy as run
         from stackctl.engine import Engine
-        from stackctl.errors import StackctlError
-        from stackctl.recipe import all_recipes
+        from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
         from stackctl.summary import print_report, report_json
 
         settings = site()
-        if all_stacks:
-            names = [
-                n for n in all_recipes() if n in settings.stacks or settings.stack_dir(n).is_dir()
-            ]
-        else:
-            names = list(stacks or [])
-        if not names:
-            raise StackctlError(
-                "name a stack to deploy, or use --all", "recipes: " + ", ".join(all_recipes())
-            )
+        names = chosen_stacks(settings, stacks, all_stacks, verb="deploy")
         # validate every stack's settings before touching any of them
-        loaded = [open_stack(name, settings) for name in names]
+        for name in names:
+            open_stack(name, settings)
         engine = Engine()
         reports = []
-        for stack in loaded:
-            report = run(stack, engine, dry_run=dry_run, force=force, wait_seconds=wait)
+        for name in names:
+            # one stack lock at a time; its state is read inside the lock
+            with nullcontext() if dry_run else stack_lock(settings, name):
+                stack = open_stack(name, settings)
+                if not dry_run:
+                    allocate_network(stack, {n.name: n.subnets for n in engine.networks()})
+                report = run(stack, engine, dry_run=dry_run, force=force, wait_seconds=wait)
             reports.append(report_json(report))
             if not json:
                 print_report(stack, report)
@@ -124,15 +123,19 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl.commands.options import site
         from stackctl.engine import Engine
+        from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
 
-        loaded = open_stack(stack, site())
+        settings = site()
+        loaded = open_stack(stack, settings)
         if not (loaded.dir / "docker-compose.yml").exists():
             console.ok(f"{stack} has no compose file in {loaded.dir}; nothing to stop")
             return
-        Engine().compose_down(loaded.dir, stack)
-        loaded.state.deployed = ""
-        loaded.state.save()
+        with stack_lock(settings, stack):
+            loaded = open_stack(stack, settings)  # state is read again, inside the lock
+            Engine().compose_down(loaded.dir, stack)
+            loaded.state.deployed = ""
+            loaded.state.save()
         console.ok(
             f"{stack} is down; data in {loaded.data_dir} and secrets in {loaded.dir}/.env are kept"
         )

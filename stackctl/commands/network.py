@@ -1,4 +1,4 @@
-"""`stackctl network plan`."""
+"""`stackctl network plan` and `stackctl network release`."""
 
 from __future__ import annotations
 
@@ -68,4 +68,38 @@ def register(app: typer.Typer) -> None:
                 ]
                 for r in rows
             ],
+        )
+
+    @group.command("release")
+    def release(stack: Annotated[str, typer.Argument(help="Stack name")]) -> None:
+        """Forget a stack's saved subnet, so the next render or deploy chooses again.
+
+        Only for a stack without a network: refused while its Docker network exists."""
+        from stackctl import console
+        from stackctl.commands.options import site
+        from stackctl.engine import Engine
+        from stackctl.errors import NetworkError
+        from stackctl.locking import site_lock, stack_lock
+        from stackctl.stack import open_stack
+
+        settings = site()
+        loaded = open_stack(stack, settings)
+        if not loaded.state.network:
+            console.ok(f"{stack} has no saved subnet; nothing to release")
+            return
+        network = loaded.recipe.network.name
+        with stack_lock(settings, stack), site_lock(settings):
+            loaded = open_stack(stack, settings)  # state is read again, inside the locks
+            saved = loaded.state.network.get("subnet", "?")
+            existing = Engine().network(network)  # no engine: an error, never a guess
+            if existing is not None:
+                raise NetworkError(
+                    f"Docker network {network} of {stack} exists; its subnet {saved} stays allocated",
+                    f"stop the stack (`stackctl down {stack}`) and remove the network "
+                    f"(`docker network rm {network}`) first",
+                )
+            loaded.state.network = {}
+            loaded.state.save()
+        console.ok(
+            f"released subnet {saved} of {stack}; the next render or deploy chooses one again"
         )

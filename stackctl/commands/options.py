@@ -20,3 +20,32 @@ def site() -> Site:
 
         console.verbosity = verbose
     return load_site(config_path)
+
+
+def chosen_stacks(
+    settings: Site, names: list[str] | None, all_stacks: bool, verb: str = "act on"
+) -> list[str]:
+    """The stacks a command acts on: the ones named, or with --all the ones the site enables.
+
+    Never every recipe: a default must not act on stacks the user did not ask for."""
+    from stackctl.errors import StackctlError
+    from stackctl.recipe import all_recipes
+
+    if names and all_stacks:
+        raise StackctlError("name stacks or use --all, not both")
+    if names:
+        return list(dict.fromkeys(names))
+    example = next(iter(all_recipes()), "ente")
+    if not all_stacks:
+        raise StackctlError(
+            f"name a stack to {verb}, or use --all for the stacks enabled in {settings.where()}",
+            "recipes: " + ", ".join(all_recipes()),
+        )
+    enabled = settings.enabled_stacks()
+    if not enabled:
+        raise StackctlError(
+            f"no stack is enabled in {settings.where()}, so there is nothing to {verb}",
+            f"name the stack (e.g. {example}), or enable the ones this server runs with "
+            f"[stacks.{example}] enabled = true in stackctl.toml",
+        )
+    return enabled

@@ -85,18 +85,37 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--force", help="Overwrite files changed by hand (a backup is kept)")
         ] = False,
     ) -> None:
-        """Write the stack's files (compose, app configs, proxy snippet). Hand edits are conflicts."""
+        """Write the stack's files (compose, app configs, proxy snippet) and create missing
+        secrets. Hand edits are conflicts."""
         from stackctl import console
-        from stackctl.files import apply_plan
+        from stackctl import secrets as store
+        from stackctl.allocate import allocate_network, docker_networks_or_none
+        from stackctl.commands.options import site
+        from stackctl.files import apply_plan, refuse_conflicts
+        from stackctl.locking import stack_lock
+        from stackctl.stack import open_stack, render_files
 
-        loaded, network, changes = _plan(stack)
-        _show(changes, loaded, diff=False)
-        backups = apply_plan(loaded.dir, changes, loaded.state.files, force=force)
-        loaded.state.network = network.as_state()
-        loaded.state.save()
+        settings = site()
+        open_stack(stack, settings)  # bad names and settings fail before anything is made
+        docker_networks = docker_networks_or_none()
+        with stack_lock(settings, stack):
+            loaded = open_stack(stack, settings)  # state is read again, inside the lock
+            network = allocate_network(loaded, docker_networks)
+            changes = render_files(loaded, network, loaded.secrets())
+            if not force:
+                refuse_conflicts(loaded.dir, changes)
+            created = store.ensure(loaded.recipe, loaded.dir).created
+            if created:  # like deploy: files holding secrets need the values just made
+                changes = render_files(loaded, network, loaded.secrets())
+            _show(changes, loaded, diff=False)
+            backups = apply_plan(loaded.dir, changes, loaded.state.files, force=force)
+            loaded.state.save()
+        if created:
+            console.ok(f"created {', '.join(created)} in {store.env_path(loaded.dir)}")
         for backup in backups:
             console.warn(f"kept your version as {backup}")
         if all(c.action == "identical" for c in changes):
-            console.ok("nothing changed")
+            if not created:
+                console.ok("nothing changed")
         else:
             console.ok(f"written to {loaded.dir}")

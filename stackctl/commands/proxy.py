@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
         from stackctl import proxy as proxies
         from stackctl.commands.options import site
         from stackctl.errors import StackctlError
+        from stackctl.locking import stack_lock
 
         settings = site()
         loaded, vhosts = _vhosts(stack, settings)
@@ -60,11 +61,15 @@ def register(app: typer.Typer) -> None:
         chosen = list(proxies.DIALECTS) if all_dialects else [dialect or settings.proxy]
         proxy_site = proxies.site_from(settings)
         for name in chosen:
-            files = proxies.render(vhosts, name, proxy_site, stack)
-            places = proxies.destinations(name, stack, list(files))
             if write:
-                _write(loaded, files, places, root, force)
+                with stack_lock(settings, stack):
+                    loaded, vhosts = _vhosts(stack, settings)  # state read inside the lock
+                    files = proxies.render(vhosts, name, proxy_site, stack)
+                    places = proxies.destinations(name, stack, list(files))
+                    _write(loaded, files, places, root, force)
             else:
+                files = proxies.render(vhosts, name, proxy_site, stack)
+                places = proxies.destinations(name, stack, list(files))
                 for file, text in files.items():
                     console.out.print(f"# ==> {places[file]} ({name})", markup=False)
                     console.out.print(text, markup=False, highlight=False, end="")

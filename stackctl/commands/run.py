@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+READ_ONLY_ACTION_KINDS = frozenset({"exec"})
+
 
 def register(app: typer.Typer) -> None:
     @app.command("run", context_settings={"allow_interspersed_args": False})
@@ -17,14 +19,22 @@ def register(app: typer.Typer) -> None:
         args: Annotated[list[str] | None, typer.Argument(help="The action's argument(s)")] = None,
     ) -> None:
         """Run a recipe action, e.g. `stackctl run ente promote-admin 1580559962386438`."""
+        from contextlib import nullcontext
+
         from stackctl import console
         from stackctl.actions import run_action
         from stackctl.commands.options import site
         from stackctl.engine import Engine
+        from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
 
-        loaded = open_stack(stack, site())
-        result = run_action(loaded, Engine(), loaded.recipe.action(action), args or [])
+        settings = site()
+        chosen = open_stack(stack, settings).recipe.action(action)
+        # an exec only runs a command in a container; every other kind may write state
+        writes = chosen.kind not in READ_ONLY_ACTION_KINDS
+        with stack_lock(settings, stack) if writes else nullcontext():
+            loaded = open_stack(stack, settings)  # state is read inside the lock
+            result = run_action(loaded, Engine(), chosen, args or [])
         if result.exit_code:
             raise typer.Exit(result.exit_code)
         console.ok(result.message)

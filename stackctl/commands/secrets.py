@@ -19,25 +19,28 @@ def register(app: typer.Typer) -> None:
     def gen(
         stacks: Annotated[
             list[str] | None,
-            typer.Argument(
-                help="Stacks (default: every stack configured in stackctl.toml, else every recipe)"
-            ),
+            typer.Argument(help="Stacks (default: the stacks enabled in stackctl.toml)"),
         ] = None,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Say what would be created")
         ] = False,
     ) -> None:
         """Create missing secrets only, each in its app's exact format. Existing values always win."""
+        from contextlib import nullcontext
+
         from stackctl import console
         from stackctl import secrets as store
-        from stackctl.commands.options import site
-        from stackctl.recipe import all_recipes, get_recipe
+        from stackctl.commands.options import chosen_stacks, site
+        from stackctl.locking import stack_lock
+        from stackctl.recipe import get_recipe
 
         settings = site()
-        names = stacks or list(settings.stacks) or list(all_recipes())
-        for name in names:
-            recipe = get_recipe(name)
-            result = store.ensure(recipe, settings.stack_dir(name), dry_run=dry_run)
+        names = chosen_stacks(settings, stacks, all_stacks=not stacks, verb="create secrets for")
+        recipes = [get_recipe(name) for name in names]  # unknown names fail before any write
+        for recipe in recipes:
+            name = recipe.name
+            with nullcontext() if dry_run else stack_lock(settings, name):
+                result = store.ensure(recipe, settings.stack_dir(name), dry_run=dry_run)
             verb = "would create" if dry_run else "created"
             if result.created:
                 console.ok(f"{name}: {verb} {', '.join(result.created)} in {result.path}")
@@ -102,6 +105,7 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl import secrets as store
         from stackctl.commands.options import site
+        from stackctl.locking import stack_lock
         from stackctl.recipe import get_recipe
 
         settings = site()
@@ -110,7 +114,9 @@ def register(app: typer.Typer) -> None:
             if sys.stdin.isatty()
             else sys.stdin.readline().rstrip("\n")
         )
-        changed = store.set_value(get_recipe(stack), settings.stack_dir(stack), name, value)
+        recipe = get_recipe(stack)
+        with stack_lock(settings, stack):
+            changed = store.set_value(recipe, settings.stack_dir(stack), name, value)
         console.ok(
             f"{name} stored" if changed else f"{name} already had that value; nothing changed"
         )
@@ -127,8 +133,11 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl import secrets as store
         from stackctl.commands.options import site
+        from stackctl.locking import stack_lock
         from stackctl.recipe import get_recipe
 
         settings = site()
-        store.rotate(get_recipe(stack), settings.stack_dir(stack), name, force=force)
+        recipe = get_recipe(stack)
+        with stack_lock(settings, stack):
+            store.rotate(recipe, settings.stack_dir(stack), name, force=force)
         console.ok(f"{name} rotated; run `stackctl deploy {stack}` to apply it")

@@ -17,6 +17,7 @@ from stackctl.bootstrap import StepContext, StepResult, run_steps
 from stackctl.engine import Engine
 from stackctl.errors import NetworkError
 from stackctl.files import FileChange, apply_plan, refuse_conflicts
+from stackctl.names import StackNames
 from stackctl.network import NetworkPlan
 from stackctl.proxy.install import ProxyPlan, plan_install
 from stackctl.pull import pull_missing
@@ -55,18 +56,16 @@ class DeployReport:
         )
 
 
-def ensure_network(engine: Engine, plan: NetworkPlan, stack: str) -> bool:
+def ensure_network(engine: Engine, plan: NetworkPlan, names: StackNames) -> bool:
     """Create the stack network with its planned subnet; verify an existing one matches."""
     existing = engine.network(plan.name)
     if existing is None:
-        engine.create_network(
-            plan.name, plan.subnet, plan.gateway, plan.ip_range, {"org.stackctl.stack": stack}
-        )
+        engine.create_network(plan.name, plan.subnet, plan.gateway, plan.ip_range, names.labels)
         return True
     if plan.subnet not in existing.subnets:
         raise NetworkError(
             f"Docker network {plan.name} exists with subnet {', '.join(existing.subnets) or 'none'}, not the planned {plan.subnet}",
-            f"stop the stack (`stackctl down {stack}`), remove it with `docker network rm {plan.name}`, and deploy again",
+            f"stop the stack (`stackctl down {names.stack}`), remove it with `docker network rm {plan.name}`, and deploy again",
         )
     return False
 
@@ -117,7 +116,7 @@ def fingerprint(stack: Stack, engine: Engine, images: dict[str, str]) -> str:
 
 
 def _running_as_planned(stack: Stack, engine: Engine, images: dict[str, str]) -> bool:
-    containers = {c.service: c for c in engine.project_containers(stack.name)}
+    containers = {c.service: c for c in engine.project_containers(stack.names.project)}
     for service in images:
         found = containers.get(service)
         if found is None or found.state != "running" or found.health in ("unhealthy", "starting"):
@@ -141,13 +140,13 @@ def deploy(
     secrets = stack.secrets()
     report.files = render_files(stack, report.network, secrets)
     check_ports_free(
-        stack, {p for c in engine.project_containers(stack.name) for p in c.host_ports}
+        stack, {p for c in engine.project_containers(stack.names.project) for p in c.host_ports}
     )
     report.proxy = plan_proxy_install(stack)
     images = stack.images()
     if dry_run:
         report.secrets_created = secret_store.ensure(stack.recipe, stack.dir, dry_run=True).created
-        report.network_created = stack.recipe.network.name not in docker_networks
+        report.network_created = stack.names.network not in docker_networks
         report.pulled = [ref for ref in images.values() if engine.image_id(ref) is None]
         return report
 
@@ -167,8 +166,8 @@ def deploy(
     report.dirs_created = ensure_dirs(stack)
 
     console.step(f"network {report.network.name} ({report.network.subnet})")
-    report.network_created = ensure_network(engine, report.network, stack.name)
-    engine.compose_config(stack.dir, stack.name)
+    report.network_created = ensure_network(engine, report.network, stack.names)
+    engine.compose_config(stack.dir, stack.names.project)
     report.pulled = pull_missing(engine, images)
 
     secrets = stack.secrets()
@@ -180,17 +179,23 @@ def deploy(
         needed = sorted({svc for step in before for svc in step.options.get("start", ())})
         if needed:
             with console.status(f"starting {', '.join(needed)} for the bootstrap"):
-                engine.compose_up(stack.dir, stack.name, services=needed, wait_seconds=wait_seconds)
+                engine.compose_up(
+                    stack.dir, stack.names.project, services=needed, wait_seconds=wait_seconds
+                )
         report.steps += run_steps(tuple(before), context, lambda s: console.step(s.title))
 
     current = fingerprint(stack, engine, images)
     if current == stack.state.deployed and _running_as_planned(stack, engine, images):
         console.step("containers already up to date")
     else:
-        before_ids = {c.name: (c.id, c.state) for c in engine.project_containers(stack.name)}
+        before_ids = {
+            c.name: (c.id, c.state) for c in engine.project_containers(stack.names.project)
+        }
         with console.status(f"starting {stack.name} and waiting until it is healthy"):
-            engine.compose_up(stack.dir, stack.name, wait_seconds=wait_seconds)
-        after_ids = {c.name: (c.id, c.state) for c in engine.project_containers(stack.name)}
+            engine.compose_up(stack.dir, stack.names.project, wait_seconds=wait_seconds)
+        after_ids = {
+            c.name: (c.id, c.state) for c in engine.project_containers(stack.names.project)
+        }
         report.containers_changed = sorted(
             n for n in after_ids if before_ids.get(n) != after_ids[n]
         )

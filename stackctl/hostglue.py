@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from stackctl.errors import NetworkError
+from stackctl.names import stack_names
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
 DEFAULT_RELOADS = ("apachectl -k graceful", "postfix reload")
@@ -43,6 +44,7 @@ def snippets(
     ips: Mapping[str, str],
     stack: str,
     reloads: Sequence[str] = DEFAULT_RELOADS,
+    prefix: str = "",
 ) -> str:
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
@@ -55,10 +57,10 @@ def snippets(
             raise NetworkError(f"{service} address {address} is outside {net}")
     network = _name(network_name, "network name")
     stack = _name(stack, "stack name")
-    names = {
-        service: (f"{stack}-{_name(service, 'service name')}", f"{stack}-{service}.{network}")
-        for service in addresses
+    containers = {
+        s: stack_names(stack, prefix).container(_name(s, "service name")) for s in addresses
     }
+    names = {service: (short, f"{short}.{network}") for service, short in containers.items()}
     width = max((len(str(a)) for a in addresses.values()), default=7) + 4
     lines = [
         f"# stackctl {stack}: host glue for network {network} ({net}, gateway {gw}).",

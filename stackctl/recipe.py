@@ -54,7 +54,8 @@ class RenderedFileSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    name: str
+    """The stack's own network; its name comes from stackctl.names, not from the recipe."""
+
     fixed_ips: dict[str, int] = field(default_factory=dict)  # service -> host offset in the subnet
 
 
@@ -206,7 +207,7 @@ def load_recipe(folder: Path) -> Recipe:
             settings=_fields(raw.get("settings", {}), name),
             secrets=secrets,
             files=tuple(RenderedFileSpec(**f) for f in raw.get("files", ())),
-            network=NetworkSpec(**raw["network"]),
+            network=NetworkSpec(**raw.get("network", {})),
             data_dirs=tuple(raw.get("data_dirs", ())),
             vhosts=tuple(raw.get("vhosts", ())),
             bootstrap=steps,

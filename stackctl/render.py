@@ -93,10 +93,13 @@ def base_context(
     settings: Mapping[str, Any],
     facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    names = site.names(recipe.name)
     return {
+        # templates take every engine name from `names` (stackctl.names)
+        "names": names,
         "stack": {
             "name": recipe.name,
-            "project": recipe.name,
+            "project": names.project,
             "dir": str(site.stack_dir(recipe.name)),
             "data": str(site.data_dir(recipe.name)),
         },

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.errors import SettingsError
+from stackctl.names import PREFIX_PATTERN, StackNames, stack_names
 from stackctl.values import Field, ValueProblem
 
 SYSTEM_CONFIG = Path("/etc/stackctl/stackctl.toml")
@@ -39,6 +40,12 @@ SITE_FIELDS = (
         "int",
         600,
         "Seconds a command waits while another one changes the same stack, then gives up",
+    ),
+    Field(
+        "name_prefix",
+        "text",
+        "",
+        "Put in front of every compose project, container and network name (e.g. for a second installation on one engine)",
     ),
 )
 TLS_FIELDS = (
@@ -161,6 +168,7 @@ class Site:
     subnet_prefix: int = 24
     proxy_root: str = "/"
     lock_timeout: int = 600
+    name_prefix: str = ""
     images: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
     mail: Mail = field(default_factory=Mail)
@@ -174,6 +182,10 @@ class Site:
 
     def data_dir(self, stack: str) -> Path:
         return Path(self.data_root) / stack
+
+    def names(self, stack: str) -> StackNames:
+        """The stack's project, container and network names on this site."""
+        return stack_names(stack, self.name_prefix)
 
     def where(self) -> str:
         return str(self.path) if self.path else self.source
@@ -263,6 +275,11 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
             f"lock_timeout in {file}: {values['lock_timeout']} is negative",
             "allowed: 0 (never wait) or more seconds",
         )
+    if not PREFIX_PATTERN.match(values["name_prefix"]):
+        raise SettingsError(
+            f"name_prefix in {file}: {values['name_prefix']!r} cannot start a container name",
+            "allowed: up to 30 lower-case letters, digits, '-' and '_', starting with a letter or digit",
+        )
     tls = _check_table(_table(raw, "tls", file), TLS_FIELDS, "tls.", file)
     if tls["layout"] == "custom" and not (tls["certificate"] and tls["certificate_key"]):
         raise SettingsError(
@@ -307,6 +324,7 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         subnet_prefix=values["subnet_prefix"],
         proxy_root=values["proxy_root"],
         lock_timeout=values["lock_timeout"],
+        name_prefix=values["name_prefix"],
         images=dict(images),
         tls=Tls(**tls),
         mail=Mail(**mail),

@@ -15,6 +15,7 @@ from typing import Any
 from stackctl import secrets as secret_store
 from stackctl.errors import SettingsError
 from stackctl.files import FileChange, plan_files
+from stackctl.names import StackNames
 from stackctl.network import NetworkPlan, plan_network, read_host_routes
 from stackctl.recipe import Recipe, all_recipes, get_recipe
 from stackctl.render import StackInputs, base_context, evaluate, images, render_stack
@@ -32,6 +33,10 @@ class Stack:
     @property
     def name(self) -> str:
         return self.recipe.name
+
+    @property
+    def names(self) -> StackNames:
+        return self.site.names(self.name)
 
     @property
     def dir(self) -> Path:
@@ -102,7 +107,7 @@ def taken_subnets(stack: Stack, docker_networks: Mapping[str, tuple[str, ...]]) 
         f"stack {name}": subnet
         for name, subnet in other_allocations(Path(stack.site.stacks_root), stack.name).items()
     }
-    own = stack.recipe.network.name
+    own = stack.names.network
     own_subnets = set(docker_networks.get(own, ()))
     for name, subnets in docker_networks.items():
         if name != own:
@@ -117,7 +122,7 @@ def taken_subnets(stack: Stack, docker_networks: Mapping[str, tuple[str, ...]]) 
 
 def network_plan(stack: Stack, docker_networks: Mapping[str, tuple[str, ...]]) -> NetworkPlan:
     return plan_network(
-        stack.recipe.network.name,
+        stack.names.network,
         stack.recipe.network.fixed_ips,
         stack.site.subnet_pool,
         stack.site.subnet_prefix,

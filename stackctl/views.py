@@ -51,7 +51,7 @@ def recipe_details(recipe: Recipe, site: Site) -> dict[str, Any]:
             }
             for s in recipe.secrets
         ],
-        "network": {"name": recipe.network.name, "fixed_ips": recipe.network.fixed_ips},
+        "network": {"name": site.names(recipe.name).network, "fixed_ips": recipe.network.fixed_ips},
         "routes": [
             {
                 "vhost": v.name,

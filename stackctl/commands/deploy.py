@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
             get_recipe(stack)
         rows = []
         for name in names:
-            for c in engine.project_containers(name):
+            for c in engine.project_containers(settings.names(name).project):
                 rows.append(
                     {
                         "stack": name,
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
             return
         with stack_lock(settings, stack):
             loaded = open_stack(stack, settings)  # state is read again, inside the lock
-            Engine().compose_down(loaded.dir, stack)
+            Engine().compose_down(loaded.dir, loaded.names.project)
             loaded.state.deployed = ""
             loaded.state.save()
         console.ok(

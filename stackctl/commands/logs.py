@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
         engine = Engine()
         if service:
             recipe.service(service)
-            chunks = engine.log_stream(f"{stack}-{service}", follow=follow, since=since, tail=tail)
+            chunks = engine.log_stream(
+                settings.names(stack).container(service), follow=follow, since=since, tail=tail
+            )
         else:
             chunks = engine.log_stream(
                 "", follow=follow, since=since, tail=tail, compose_dir=settings.stack_dir(stack)
@@ -108,7 +110,7 @@ def register(app: typer.Typer) -> None:
         if extractor.argument and not argument and not extractor.distinct:
             pass  # without an argument every match is listed
         engine = Engine()
-        container = f"{stack}-{extractor.service}"
+        container = loaded.names.container(extractor.service)
         started = time.time()
         found = list(scan(extractor, lines(blocks(engine.log_stream(container))), argument))
         if not found and wait > 0:

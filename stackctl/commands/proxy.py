@@ -93,7 +93,13 @@ def register(app: typer.Typer) -> None:
         plan = network_plan(loaded, docker_networks_if_reachable())
         reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
         text = snippets(
-            plan.name, plan.subnet, plan.gateway, dict(plan.ips), stack, [r for r in reloads if r]
+            plan.name,
+            plan.subnet,
+            plan.gateway,
+            dict(plan.ips),
+            stack,
+            [r for r in reloads if r],
+            prefix=settings.name_prefix,
         )
         console.out.print(text, markup=False, highlight=False, end="")
 

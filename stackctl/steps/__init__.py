@@ -95,5 +95,4 @@ def known_kinds() -> tuple[set[str], set[str]]:
 
 
 def container_name(stack: Stack, service: str) -> str:
-    """Recipes name containers <stack>-<service>, as the seeds do (ente-museum)."""
-    return f"{stack.name}-{service}"
+    return stack.names.container(service)

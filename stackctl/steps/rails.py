@@ -47,7 +47,7 @@ def rails(
     service = opts.get("service", "rails")
     busy = [
         c.name
-        for c in ctx.engine.project_containers(ctx.stack.name)
+        for c in ctx.engine.project_containers(ctx.stack.names.project)
         if c.service == service and c.state == "running"
     ]
     if busy:
@@ -55,7 +55,9 @@ def rails(
             f"a one-off {service} container from an earlier run is still running: {', '.join(busy)}",
             f"wait for it to finish, or stop it with `docker rm -f {busy[0]}`, then deploy again",
         )
-    result = ctx.engine.compose_run(ctx.stack.dir, ctx.stack.name, service, argv, dict(env or {}))
+    result = ctx.engine.compose_run(
+        ctx.stack.dir, ctx.stack.names.project, service, argv, dict(env or {})
+    )
     output = strip_ansi(result.output)
     if result.exit_code != 0:
         tail = "\n".join(output.strip().splitlines()[-15:])

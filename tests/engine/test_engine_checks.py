@@ -12,6 +12,7 @@ from stackctl.deploy import ensure_network
 from stackctl.engine import Engine
 from stackctl.errors import NetworkError
 from stackctl.files import RenderedFile, apply_plan, plan_files
+from stackctl.names import stack_names
 from stackctl.network import layout
 from stackctl.recipe import all_recipes
 from stackctl.render import StackInputs, render_stack
@@ -126,11 +127,13 @@ def test_network_is_created_with_the_plan_and_found_again(engine_ready):
     plan = layout(name, "10.215.3.0/24", {"app": 7}, "test")
     engine = Engine()
     try:
-        assert ensure_network(engine, plan, "test") is True
+        assert ensure_network(engine, plan, stack_names("test")) is True
         found = engine.network(name)
         assert found is not None and found.subnets == ("10.215.3.0/24",)
         assert (found.gateway, found.ip_range) == ("10.215.3.1", "10.215.3.0/25")
-        assert ensure_network(engine, plan, "test") is False  # re-run: found, unchanged
+        assert (
+            ensure_network(engine, plan, stack_names("test")) is False
+        )  # re-run: found, unchanged
         # a container gets the fixed address the plan promised
         docker(
             "run",
@@ -148,7 +151,7 @@ def test_network_is_created_with_the_plan_and_found_again(engine_ready):
         assert engine.network(name).containers["stackctl-test-fixed"] == "10.215.3.135"
         other = layout(name, "10.215.4.0/24", {}, "test")
         with pytest.raises(NetworkError, match="exists with subnet 10.215.3.0/24"):
-            ensure_network(engine, other, "test")
+            ensure_network(engine, other, stack_names("test"))
     finally:
         docker("rm", "-f", "stackctl-test-fixed", check=False)
         docker("network", "rm", name, check=False)

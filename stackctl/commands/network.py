@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         if not loaded.state.network:
             console.ok(f"{stack} has no saved subnet; nothing to release")
             return
-        network = loaded.recipe.network.name
+        network = loaded.names.network
         with stack_lock(settings, stack), site_lock(settings):
             loaded = open_stack(stack, settings)  # state is read again, inside the locks
             saved = loaded.state.network.get("subnet", "?")

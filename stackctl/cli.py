@@ -64,11 +64,13 @@ for _module in pkgutil.iter_modules(commands.__path__):
 def main() -> None:
     """Entry point: run the app; turn every known error into `error: ...` plus a hint."""
     try:
-        app(standalone_mode=False)
+        # outside standalone mode typer hands back the code of `raise typer.Exit(code)`
+        code = app(standalone_mode=False)
     except SystemExit:
         raise
     except BaseException as exc:  # the one boundary
         sys.exit(_report(exc))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _report(exc: BaseException) -> int:

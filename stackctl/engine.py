@@ -326,19 +326,24 @@ class Engine:
                 "the docker command is not installed", "install docker.io (and docker-compose v2)"
             ) from exc
         assert process.stdout is not None
+        tail = b""  # the end of the output: docker's own complaint, when it fails
+        ended = False  # the output ran to its end, rather than the deadline or the reader stopping
         try:
-            if follow:
-                yield from _follow(process.stdout, deadline)
-            else:
-                yield from _drain(process.stdout)
+            source = _follow(process.stdout, deadline) if follow else _drain(process.stdout)
+            for chunk in source:
+                tail = (tail + chunk[-2048:])[-2048:]
+                yield chunk
+            ended = deadline is None or time.monotonic() < deadline
         finally:
-            if process.poll() is None:
+            if not ended and process.poll() is None:
                 process.terminate()
             code = process.wait()
-        if code not in (0, -15) and not follow:
+        if ended and code != 0:
+            lines = tail.decode("utf-8", "replace").strip().splitlines()
+            what = "docker compose logs" if compose_dir is not None else f"docker logs {container}"
             raise EngineError(
-                f"docker logs {container} exited with {code}",
-                "is the container there? try `stackctl status`",
+                f"{what} failed (exit {code}): {lines[-1] if lines else 'no output'}",
+                "is the stack deployed and the engine running? try `stackctl status`",
             )
 
 

@@ -53,3 +53,12 @@ class EngineError(StackctlError):
 
 class SecretError(StackctlError):
     """A secret that cannot be generated, read or rotated."""
+
+
+class CommandFailed(StackctlError):
+    """A command stackctl ran for the user (an action, a tool in a container) failed;
+    stackctl exits with that command's code so scripts can tell."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 1) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code if 0 < exit_code < 126 else 1

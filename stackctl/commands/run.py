@@ -36,5 +36,11 @@ def register(app: typer.Typer) -> None:
             loaded = open_stack(stack, settings)  # state is read inside the lock
             result = run_action(loaded, Engine(), chosen, args or [])
         if result.exit_code:
-            raise typer.Exit(result.exit_code)
+            from stackctl.errors import CommandFailed
+
+            raise CommandFailed(
+                f"{stack} {action} failed: {result.message}",
+                "its output is above; run again with -v for more detail",
+                result.exit_code,
+            )
         console.ok(result.message)

@@ -9,7 +9,7 @@ from stackctl.engine import Engine
 from stackctl.errors import SettingsError, StackctlError
 from stackctl.recipe import Action
 from stackctl.stack import Stack
-from stackctl.steps import ActionResult, action_runner
+from stackctl.steps import ActionResult, action_kind, action_runner
 from stackctl.values import KINDS, ValueProblem
 
 
@@ -49,3 +49,25 @@ def run_action(stack: Stack, engine: Engine, action: Action, args: Sequence[str]
             f"set it in {stack.site.where()}, then `stackctl deploy {stack.name}`",
         )
     return action_runner(action.kind)(stack, engine, action, values)
+
+
+@action_kind("deploy")
+def deploy_action(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
+    """A deploy that reports what the named steps did, e.g. an upgrade whose migration steps
+    take the upgrade path. Lives here, above the deploy flow, so no step module imports it."""
+    from stackctl.deploy import deploy
+    from stackctl.render import expand
+
+    report = deploy(stack, engine)
+    wanted = set(action.options.get("report_steps", ()))
+    ran = [s.detail for s in report.steps if s.step in wanted and s.outcome == "changed"]
+    context = stack.context()
+    if not ran:
+        return ActionResult(
+            expand(stack.recipe, action.options.get("nothing", "nothing to do"), context)
+        )
+    restarted = (
+        f"; restarted {', '.join(report.containers_changed)}" if report.containers_changed else ""
+    )
+    done = expand(stack.recipe, action.options.get("done", "done"), context)
+    return ActionResult(f"{done}: {'; '.join(ran)}{restarted}")

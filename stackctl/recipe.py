@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from stackctl import recipe_module
 from stackctl.errors import RecipeError
 from stackctl.paths import stacks_dir
 from stackctl.values import KINDS, Field
@@ -91,16 +92,31 @@ class Extractor:
 
 @dataclass(frozen=True)
 class Action:
+    """A recipe action; `kind` selects the runner, `options` holds the kind's own keys."""
+
     name: str
-    kind: str  # exec | add-fact
+    kind: str  # exec | add-fact | deploy | a recipe's own kind
     help: str
     argument: str = ""
     argument_kind: str = "text"
-    service: str = ""
-    argv: tuple[str, ...] = ()
-    fact: str = ""
-    restart: tuple[str, ...] = ()
     requires: str = ""  # a setting that must be set for the action to make sense
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self) -> str:
+        return str(self.options.get("service", ""))
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return tuple(self.options.get("argv", ()))
+
+    @property
+    def fact(self) -> str:
+        return str(self.options.get("fact", ""))
+
+    @property
+    def restart(self) -> tuple[str, ...]:
+        return tuple(self.options.get("restart", ()))
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,14 @@ def _fields(raw: dict[str, Any], recipe: str) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+_ACTION_KEYS = ("name", "kind", "help", "argument", "argument_kind", "requires")
+
+
+def _action(raw: dict[str, Any]) -> Action:
+    common = {k: raw.pop(k) for k in _ACTION_KEYS if k in raw}
+    return Action(**common, options=raw)
+
+
 def load_recipe(folder: Path) -> Recipe:
     path = folder / "recipe.toml"
     try:
@@ -172,6 +196,7 @@ def load_recipe(folder: Path) -> Recipe:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RecipeError(f"cannot load recipe {path}: {exc}") from exc
     name = raw["name"]
+    recipe_module.load(folder)  # the recipe's own kinds, before anything names them
     try:
         secrets = tuple(Secret(**s) for s in raw.get("secrets", ()))
         steps = tuple(
@@ -193,10 +218,7 @@ def load_recipe(folder: Path) -> Recipe:
             )
             for e in raw.get("extractors", ())
         )
-        actions = tuple(
-            Action(**{k: tuple(v) if k in ("argv", "restart") else v for k, v in a.items()})
-            for a in raw.get("actions", ())
-        )
+        actions = tuple(_action(dict(a)) for a in raw.get("actions", ()))
         return Recipe(
             name=name,
             title=raw.get("title", name),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackctl import registry
 from stackctl.envfile import merge_env, read_env
 from stackctl.errors import SecretError
 from stackctl.recipe import Recipe, Secret
@@ -38,7 +39,7 @@ def secret_format(
     check: Callable[[Secret, str], str | None] | None = None,
 ) -> Callable[[Callable[[Secret], str]], Callable[[Secret], str]]:
     def register(generate: Callable[[Secret], str]) -> Callable[[Secret], str]:
-        FORMATS[name] = SecretFormat(generate, derive, check)
+        registry.add(FORMATS, "secret format", name, SecretFormat(generate, derive, check))
         return generate
 
     return register
@@ -46,7 +47,7 @@ def secret_format(
 
 def _check_base64(spec: Secret, value: str) -> str | None:
     if len(value) % 4:
-        return "is not padded base64: museum-style strict decoders need the trailing '='"
+        return "is not padded base64: strict decoders need the trailing '='"
     try:
         if spec.format == "base64":
             raw = base64.b64decode(value, validate=True)
@@ -71,13 +72,28 @@ def _base64url(spec: Secret) -> str:
     return base64.urlsafe_b64encode(random.token_bytes(spec.bytes)).decode()
 
 
-@secret_format("hex")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _check_hex(spec: Secret, value: str) -> str | None:
+    if len(value) != 2 * spec.bytes or not set(value) <= _HEX:
+        return f"is not {2 * spec.bytes} lower-case hex characters"
+    return None
+
+
+def _check_alnum(spec: Secret, value: str) -> str | None:
+    if len(value) != spec.length or not set(value) <= set(_ALNUM):
+        return f"is not {spec.length} letters and digits"
+    return None
+
+
+@secret_format("hex", check=_check_hex)
 def _hex(spec: Secret) -> str:
     return random.token_hex(spec.bytes)
 
 
-@secret_format("password")
-@secret_format("alnum")
+@secret_format("password")  # a password set by hand may be anything
+@secret_format("alnum", check=_check_alnum)
 def _alnum(spec: Secret) -> str:
     return "".join(random.choice(_ALNUM) for _ in range(spec.length))
 
@@ -203,67 +219,3 @@ def rotate(recipe: Recipe, stack_dir: Path, name: str, force: bool = False) -> s
 
 def mask(value: str) -> str:
     return "•" * 8
-
-
-# --- Mastodon ------------------------------------------------------------------------------
-# Rails secrets are lower-case hex (`rails secret`), Active Record encryption keys are
-# letters and digits, and the Web Push (VAPID) pair is a P-256 key in URL-safe base64 with
-# padding: the private scalar (44 characters) and the uncompressed public point (88, "B...").
-
-_HEX = frozenset("0123456789abcdef")
-
-
-def _check_hex(spec: Secret, value: str) -> str | None:
-    if len(value) != 2 * spec.bytes or not set(value) <= _HEX:
-        return f"is not {2 * spec.bytes} lower-case hex characters"
-    return None
-
-
-def _check_alnum(spec: Secret, value: str) -> str | None:
-    if len(value) != spec.length or not set(value) <= set(_ALNUM):
-        return f"is not {spec.length} letters and digits"
-    return None
-
-
-FORMATS["hex"] = SecretFormat(_hex, check=_check_hex)
-FORMATS["alnum"] = SecretFormat(_alnum, check=_check_alnum)
-
-
-def _vapid_scalar(value: str) -> int:
-    """The private scalar; keys written by other tools may drop leading zero bytes."""
-    raw = base64.urlsafe_b64decode(value.encode())
-    if base64.urlsafe_b64encode(raw).decode() != value or not 1 <= len(raw) <= 32:
-        raise ValueError("not a padded URL-safe base64 P-256 private key")
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    scalar = int.from_bytes(raw, "big")
-    ec.derive_private_key(scalar, ec.SECP256R1())  # refuses 0 and values beyond the curve order
-    return scalar
-
-
-def vapid_public_key(private: str) -> str:
-    """The public half Mastodon wants in VAPID_PUBLIC_KEY: 0x04 || X || Y, URL-safe base64."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.derive_private_key(_vapid_scalar(private), ec.SECP256R1())
-    point = key.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return base64.urlsafe_b64encode(point).decode()
-
-
-def _check_vapid(spec: Secret, value: str) -> str | None:
-    try:
-        _vapid_scalar(value)
-    except ValueError:
-        return "is not a P-256 private key in padded URL-safe base64 (44 characters)"
-    return None
-
-
-@secret_format("vapid", derive=lambda spec, private: vapid_public_key(private), check=_check_vapid)
-def _vapid(spec: Secret) -> str:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode()

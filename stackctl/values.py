@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stackctl import registry
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 _SAFE_TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
 _IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9._\-]+)*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
-_OTT = re.compile(r"^\d{6}$")
 
 
 class ValueProblem(ValueError):
@@ -144,7 +145,7 @@ def ipv4(value: Any) -> str:
 def image(value: Any) -> str:
     if not isinstance(value, str) or not _IMAGE.fullmatch(value):
         raise ValueProblem(
-            f"{value!r} is not an image reference", "an image such as registry.lan/ente/server:tag"
+            f"{value!r} is not an image reference", "an image such as registry.lan/team/server:tag"
         )
     return value
 
@@ -153,21 +154,6 @@ def version(value: Any) -> str:
     if not isinstance(value, str) or not _VERSION.fullmatch(value):
         raise ValueProblem(f"{value!r} is not an image tag", "a tag such as 15 or v4.7.2")
     return value
-
-
-def ott_entries(value: Any) -> list[str]:
-    """Ente hard-coded OTTs: "email,code" entries, matched by museum in lower case."""
-    if not isinstance(value, list):
-        raise ValueProblem(f"{value!r} is not a list", 'a list such as ["me@home.lan,123456"]')
-    entries = []
-    for item in value:
-        if not isinstance(item, str) or item.count(",") != 1:
-            raise ValueProblem(f"{item!r} is not an 'email,code' entry", '"me@home.lan,123456"')
-        address, code = item.split(",")
-        if not _OTT.fullmatch(code.strip()):
-            raise ValueProblem(f"{item!r} has a code that is not 6 digits", '"me@home.lan,123456"')
-        entries.append(f"{email(address)},{code.strip()}")
-    return entries
 
 
 def int_list(value: Any) -> list[int]:
@@ -220,64 +206,6 @@ def origin_list(value: Any) -> list[str]:
     return found
 
 
-# Jellyfin's library kinds (the collectionType of /Library/VirtualFolders)
-MEDIA_COLLECTION_TYPES = (
-    "movies",
-    "tvshows",
-    "music",
-    "musicvideos",
-    "homevideos",
-    "boxsets",
-    "books",
-    "mixed",
-)
-_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,63}$")
-
-
-def media_libraries(value: Any) -> list[dict[str, Any]]:
-    """Media libraries as tables: {name = "Movies", type = "movies", path = "/data/video"}.
-
-    `paths` (a list) may replace `path`. Each folder gets a read-only mount point
-    /media/<name> (then <name>-2, ...) so the compose file and the app agree on it.
-    """
-    allowed = '[{name = "Movies", type = "movies", path = "/data/video"}]'
-    if not isinstance(value, list):
-        raise ValueProblem(f"{value!r} is not a list of libraries", allowed)
-    libraries: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for item in value:
-        if not isinstance(item, dict) or set(item) - {"name", "type", "path", "paths"}:
-            raise ValueProblem(f"{item!r} is not a library table", allowed)
-        name = item.get("name")
-        if not isinstance(name, str) or not _LIBRARY_NAME.fullmatch(name):
-            raise ValueProblem(
-                f"library name {name!r} is not allowed",
-                "letters, digits, spaces, '.', '_' and '-' (at most 64)",
-            )
-        if name.lower() in (lib["name"].lower() for lib in libraries):
-            raise ValueProblem(f"library {name!r} is listed twice", "one table per library")
-        if item.get("type") not in MEDIA_COLLECTION_TYPES:
-            raise ValueProblem(
-                f"library {name!r} has type {item.get('type')!r}",
-                "one of: " + ", ".join(MEDIA_COLLECTION_TYPES),
-            )
-        raw = item.get("paths", [item["path"]] if "path" in item else [])
-        if not isinstance(raw, list) or not raw or ("path" in item and "paths" in item):
-            raise ValueProblem(f"library {name!r} needs `path` or a non-empty `paths`", allowed)
-        paths = [path(p) for p in raw]
-        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "library"
-        mounts = []
-        for _ in paths:
-            mount, n = f"/media/{slug}", 1
-            while mount in used:
-                n += 1
-                mount = f"/media/{slug}-{n}"
-            used.add(mount)
-            mounts.append(mount)
-        libraries.append({"name": name, "type": item["type"], "paths": paths, "mounts": mounts})
-    return libraries
-
-
 KINDS: dict[str, Callable[[Any], Any]] = {
     "hostname": hostname,
     "hostnames": hostname_list,
@@ -293,12 +221,15 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "ipv4": ipv4,
     "image": image,
     "version": version,
-    "ott_entries": ott_entries,
     "ints": int_list,
     "texts": text_list,
     "origins": origin_list,
-    "media_libraries": media_libraries,
 }
+
+
+def value_kind(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register a setting kind; recipe modules add their own (e.g. a list of app-specific tables)."""
+    return registry.decorator(KINDS, "value kind", name)
 
 
 @dataclass(frozen=True)

@@ -66,19 +66,30 @@ def test_overlapping_explicit_subnet_is_refused(rendered, run_cli):
             assert (rendered / key).read_bytes() == value
 
 
-def test_port_taken_is_refused_before_anything_is_written(site_file, run_cli, tmp_path):
+def test_port_taken_is_refused_before_anything_is_written(site_file, tmp_path):
+    from stackctl.commands.options import site
+    from stackctl.deploy import deploy
+    from stackctl.errors import SettingsError
+    from stackctl.stack import open_stack
+
+    class NoContainers:
+        """Just enough engine for deploy to reach its port check: no networks, no containers."""
+
+        def networks(self) -> list:
+            return []
+
+        def project_containers(self, project: str) -> list:
+            return []
+
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
         site_file(extra=f"[stacks.ente]\napi_port = {port}\n")
-        from stackctl.commands.options import site
-        from stackctl.errors import SettingsError
-        from stackctl.stack import check_ports_free, open_stack
-
         with pytest.raises(SettingsError, match=f"port {port}"):
-            check_ports_free(open_stack("ente", site()), set())
+            deploy(open_stack("ente", site()), NoContainers())  # type: ignore[arg-type]
     assert not (tmp_path / "stacks").exists()
+    assert not (tmp_path / "data").exists()
 
 
 def test_hand_edit_is_a_conflict_and_force_keeps_a_backup(rendered, run_cli):

@@ -3,9 +3,9 @@
 import pytest
 
 from stackctl import secrets
+from stackctl.kinds import known_kinds
 from stackctl.recipe import all_recipes
 from stackctl.settings import parse_site, stack_settings
-from stackctl.steps import known_kinds
 
 
 @pytest.mark.parametrize("name", list(all_recipes()))
@@ -24,5 +24,11 @@ def test_recipe_kinds_and_formats_are_known(name):
 @pytest.mark.parametrize("name", list(all_recipes()))
 def test_recipe_defaults_validate(name):
     recipe = all_recipes()[name]
-    values = stack_settings(parse_site({}), name, recipe.settings, list(all_recipes()))
-    assert set(values) >= {f.name for f in recipe.settings}
+    site = parse_site({"domain": "example.org"})
+    values = stack_settings(site, name, recipe.settings, list(all_recipes()))
+    for setting in recipe.settings:
+        value = values[setting.name]
+        if value in (None, "", []):  # unset until the user sets it
+            continue
+        # defaults are used unchecked, so each must already be in its kind's checked form
+        assert setting.check(value) == value, f"{name}.{setting.name} default {value!r}"

@@ -1,8 +1,8 @@
 """Runners for bootstrap step kinds and action kinds, one module per family.
 
 A recipe names a kind (`kind = "s3-buckets"`); the module that implements it registers a
-runner here. Every module in this package is imported on first use, so adding a kind is
-adding a module.
+runner here. Every module in this package (the generic kinds) is imported on first use; a
+recipe's own kinds live in its folder (stacks/<app>/kinds.py) and register when it loads.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stackctl import registry
 from stackctl.errors import RecipeError
 
 if TYPE_CHECKING:
@@ -47,22 +48,15 @@ _loaded = False
 
 
 def step_kind(kind: str) -> Callable[[StepRunner], StepRunner]:
-    def register(runner: StepRunner) -> StepRunner:
-        STEP_RUNNERS[kind] = runner
-        return runner
-
-    return register
+    return registry.decorator(STEP_RUNNERS, "step kind", kind)
 
 
 def action_kind(kind: str) -> Callable[[ActionRunner], ActionRunner]:
-    def register(runner: ActionRunner) -> ActionRunner:
-        ACTION_RUNNERS[kind] = runner
-        return runner
-
-    return register
+    return registry.decorator(ACTION_RUNNERS, "action kind", kind)
 
 
-def _load() -> None:
+def load_generic() -> None:
+    """Import the generic kinds (every module in this package) once."""
     global _loaded
     if not _loaded:
         for module in pkgutil.iter_modules(__path__):
@@ -71,7 +65,7 @@ def _load() -> None:
 
 
 def step_runner(kind: str) -> StepRunner:
-    _load()
+    load_generic()
     if kind not in STEP_RUNNERS:
         raise RecipeError(
             f"no runner for bootstrap step kind {kind!r}",
@@ -81,17 +75,12 @@ def step_runner(kind: str) -> StepRunner:
 
 
 def action_runner(kind: str) -> ActionRunner:
-    _load()
+    load_generic()
     if kind not in ACTION_RUNNERS:
         raise RecipeError(
             f"no runner for action kind {kind!r}", "known: " + ", ".join(sorted(ACTION_RUNNERS))
         )
     return ACTION_RUNNERS[kind]
-
-
-def known_kinds() -> tuple[set[str], set[str]]:
-    _load()
-    return set(STEP_RUNNERS), set(ACTION_RUNNERS)
 
 
 def container_name(stack: Stack, service: str) -> str:

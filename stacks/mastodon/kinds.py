@@ -10,11 +10,14 @@ so a deploy after a version change takes Mastodon's upgrade path by itself:
                                   running on the new schema until up replaces it)
   after up    rails-post-migrate  the post-deployment migrations, once the new version runs
   after up    mastodon-owner      the Owner account; its generated password is shown once and
-                                  kept for `stackctl extract` (see steps/kept.py)
+                                  kept for `stackctl extract` (see stackctl/steps/kept.py)
+
+`stackctl run mastodon upgrade` is the core `deploy` action reporting these steps.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,12 +25,12 @@ from typing import Any
 from rich.markup import escape
 
 from stackctl import console
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
 from stackctl.logs import strip_ansi
-from stackctl.recipe import Action, Step
+from stackctl.recipe import Secret, Step
+from stackctl.secrets import secret_format
 from stackctl.stack import Stack
-from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
+from stackctl.steps import StepContext, container_name, step_kind
 from stackctl.steps import kept as kept_values
 from stackctl.steps.postgres import literal, options, psql, query
 
@@ -246,25 +249,47 @@ def mastodon_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     )
 
 
-@action_kind("rails-upgrade")
-def rails_upgrade(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
-    """A deploy whose migration steps take the upgrade path; says what it did."""
-    from stackctl.deploy import deploy
+# -- Web Push (VAPID) keys -----------------------------------------------------------------
+# The pair is a P-256 key in URL-safe base64 with padding: the private scalar (44 characters)
+# and the uncompressed public point (88, "B..."). Rails secrets use the core's `hex` format
+# (`rails secret`), Active Record encryption keys its `alnum` one.
 
-    report = deploy(stack, engine)
-    kinds = {s.id: s.kind for s in stack.recipe.bootstrap}
-    ran = [
-        s.detail
-        for s in report.steps
-        if kinds.get(s.step) in ("rails-database", "rails-post-migrate") and s.outcome == "changed"
-    ]
-    version = stack.settings.get("version", "?")
-    if not ran:
-        return ActionResult(
-            f"nothing to upgrade: the database is migrated for {version} "
-            "(set a new `version` in stackctl.toml first)"
-        )
-    restarted = (
-        f"; restarted {', '.join(report.containers_changed)}" if report.containers_changed else ""
+
+def _vapid_scalar(value: str) -> int:
+    """The private scalar; keys written by other tools may drop leading zero bytes."""
+    raw = base64.urlsafe_b64decode(value.encode())
+    if base64.urlsafe_b64encode(raw).decode() != value or not 1 <= len(raw) <= 32:
+        raise ValueError("not a padded URL-safe base64 P-256 private key")
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    scalar = int.from_bytes(raw, "big")
+    ec.derive_private_key(scalar, ec.SECP256R1())  # refuses 0 and values beyond the curve order
+    return scalar
+
+
+def vapid_public_key(private: str) -> str:
+    """The public half Mastodon wants in VAPID_PUBLIC_KEY: 0x04 || X || Y, URL-safe base64."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.derive_private_key(_vapid_scalar(private), ec.SECP256R1())
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    return ActionResult(f"upgraded to {version}: {'; '.join(ran)}{restarted}")
+    return base64.urlsafe_b64encode(point).decode()
+
+
+def _check_vapid(spec: Secret, value: str) -> str | None:
+    try:
+        _vapid_scalar(value)
+    except ValueError:
+        return "is not a P-256 private key in padded URL-safe base64 (44 characters)"
+    return None
+
+
+@secret_format("vapid", derive=lambda spec, private: vapid_public_key(private), check=_check_vapid)
+def _vapid(spec: Secret) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode()

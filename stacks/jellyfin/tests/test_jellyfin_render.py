@@ -11,14 +11,16 @@ import yaml
 
 from stackctl.errors import SettingsError, StackctlError
 from stackctl.network import layout
+from stackctl.paths import stacks_dir
 from stackctl.recipe import get_recipe
+from stackctl.recipe_module import load
 from stackctl.render import StackInputs, render_stack, stack_vhosts
 from stackctl.settings import parse_site, stack_settings
 from stackctl.stack import Stack
 from stackctl.state import State
-from stackctl.steps import jellyfin as steps
 
 RECIPES = ["ente", "jellyfin", "collabora"]
+steps = load(stacks_dir() / "jellyfin")  # the recipe's own kinds (stacks/jellyfin/kinds.py)
 
 
 def make(site_raw=None, stack_raw=None):

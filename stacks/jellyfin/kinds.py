@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +32,7 @@ from stackctl.errors import StackctlError
 from stackctl.recipe import Action, Step
 from stackctl.stack import Stack
 from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
+from stackctl.values import ValueProblem, path, value_kind
 from stackctl.wait import poll
 
 SERVICE = "server"
@@ -542,3 +544,64 @@ def keycloak_client_action(
     if not stack.site.sso.enabled:
         console.warn("[sso] is not enabled in stackctl.toml: deploy does not configure the plugin")
     return ActionResult("Keycloak client settings printed")
+
+
+# -- the media_libraries setting kind ------------------------------------------------------
+
+# Jellyfin's library kinds (the collectionType of /Library/VirtualFolders)
+MEDIA_COLLECTION_TYPES = (
+    "movies",
+    "tvshows",
+    "music",
+    "musicvideos",
+    "homevideos",
+    "boxsets",
+    "books",
+    "mixed",
+)
+_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._\-]{0,63}$")
+
+
+@value_kind("media_libraries")
+def media_libraries(value: Any) -> list[dict[str, Any]]:
+    """Media libraries as tables: {name = "Movies", type = "movies", path = "/data/video"}.
+
+    `paths` (a list) may replace `path`. Each folder gets a read-only mount point
+    /media/<name> (then <name>-2, ...) so the compose file and the app agree on it.
+    """
+    allowed = '[{name = "Movies", type = "movies", path = "/data/video"}]'
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list of libraries", allowed)
+    libraries: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"name", "type", "path", "paths"}:
+            raise ValueProblem(f"{item!r} is not a library table", allowed)
+        name = item.get("name")
+        if not isinstance(name, str) or not _LIBRARY_NAME.fullmatch(name):
+            raise ValueProblem(
+                f"library name {name!r} is not allowed",
+                "letters, digits, spaces, '.', '_' and '-' (at most 64)",
+            )
+        if name.lower() in (lib["name"].lower() for lib in libraries):
+            raise ValueProblem(f"library {name!r} is listed twice", "one table per library")
+        if item.get("type") not in MEDIA_COLLECTION_TYPES:
+            raise ValueProblem(
+                f"library {name!r} has type {item.get('type')!r}",
+                "one of: " + ", ".join(MEDIA_COLLECTION_TYPES),
+            )
+        raw = item.get("paths", [item["path"]] if "path" in item else [])
+        if not isinstance(raw, list) or not raw or ("path" in item and "paths" in item):
+            raise ValueProblem(f"library {name!r} needs `path` or a non-empty `paths`", allowed)
+        paths = [path(p) for p in raw]
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "library"
+        mounts = []
+        for _ in paths:
+            mount, n = f"/media/{slug}", 1
+            while mount in used:
+                n += 1
+                mount = f"/media/{slug}-{n}"
+            used.add(mount)
+            mounts.append(mount)
+        libraries.append({"name": name, "type": item["type"], "paths": paths, "mounts": mounts})
+    return libraries

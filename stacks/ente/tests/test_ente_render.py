@@ -95,8 +95,14 @@ def test_cli_service_only_with_an_image_and_override_map_applies():
     assert compose["services"]["cli"]["image"] == "registry.lan/ente-cli:v1"
 
 
-def test_rendering_is_pure_and_repeatable():
-    assert render() == render()
+def test_rendering_writes_nothing_and_follows_its_inputs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one = render(stack_raw={"api_port": 8081})
+    other = render(stack_raw={"api_port": 8082})
+    assert list(tmp_path.iterdir()) == []
+    changed = {path for path in one if one[path] != other[path]}
+    assert "docker-compose.yml" in changed and "museum.yaml" not in changed
+    assert "8082:8080" in other["docker-compose.yml"]
 
 
 def test_published_ports_follow_the_enabled_apps():

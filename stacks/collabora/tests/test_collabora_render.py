@@ -11,15 +11,17 @@ import yaml
 from stackctl.engine import ExecResult
 from stackctl.errors import SettingsError, StackctlError
 from stackctl.network import layout
+from stackctl.paths import stacks_dir
 from stackctl.recipe import Step, get_recipe
+from stackctl.recipe_module import load
 from stackctl.render import StackInputs, render_stack, stack_vhosts
 from stackctl.settings import parse_site, stack_settings
 from stackctl.stack import Stack
 from stackctl.state import State
 from stackctl.steps import StepContext
-from stackctl.steps import collabora as steps
 
 RECIPES = ["ente", "jellyfin", "collabora"]
+steps = load(stacks_dir() / "collabora")  # the recipe's own kinds (stacks/collabora/kinds.py)
 
 
 def make(site_raw=None, stack_raw=None):

@@ -1,0 +1,35 @@
+"""Open registries: step, action, secret-format and value kinds, added to by the core and by
+recipe modules (stacks/<app>/kinds.py). A name is registered once; a second registration
+from another module is an error, so one recipe cannot silently replace another's kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any, TypeVar
+
+from stackctl.errors import RecipeError
+
+T = TypeVar("T")
+
+
+def _origin(item: Any) -> str:
+    target = getattr(item, "generate", item)  # a secret format names its generator
+    return getattr(target, "__module__", "") or "?"
+
+
+def add(table: MutableMapping[str, T], what: str, name: str, item: T) -> T:
+    """Register `item` under `name`; the same module registering again (a reload) replaces."""
+    if name in table and _origin(table[name]) != _origin(item):
+        raise RecipeError(
+            f"{what} {name!r} is registered twice: by {_origin(table[name])} and by {_origin(item)}",
+            "give the new one its own name (recipe kinds usually start with the app's name)",
+        )
+    table[name] = item
+    return item
+
+
+def decorator(table: MutableMapping[str, T], what: str, name: str) -> Callable[[T], T]:
+    def register(item: T) -> T:
+        return add(table, what, name, item)
+
+    return register

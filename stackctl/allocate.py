@@ -9,19 +9,24 @@ never saved, so the next run with the engine can still choose freely.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from stackctl.locking import site_lock
 from stackctl.network import NetworkPlan
 from stackctl.stack import Stack, network_plan
 
-
-def docker_networks_or_none() -> dict[str, tuple[str, ...]] | None:
-    """Existing Docker networks by name, or None when no engine answers."""
+if TYPE_CHECKING:
     from stackctl.engine import Engine
+
+
+def docker_networks_or_none(engine: Engine | None) -> dict[str, tuple[str, ...]] | None:
+    """Existing Docker networks by name, or None when no engine answers."""
     from stackctl.errors import EngineError
 
+    if engine is None:
+        return None
     try:
-        return {n.name: n.subnets for n in Engine().networks()}
+        return {n.name: n.subnets for n in engine.networks()}
     except EngineError:
         return None
 

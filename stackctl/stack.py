@@ -10,7 +10,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl import secrets as secret_store
 from stackctl.errors import SettingsError
@@ -21,6 +21,9 @@ from stackctl.recipe import Recipe, all_recipes, get_recipe
 from stackctl.render import StackInputs, base_context, evaluate, images, render_stack
 from stackctl.settings import Site, stack_settings
 from stackctl.state import State, load_state, other_allocations
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 
 @dataclass
@@ -141,14 +144,15 @@ def render_files(
     return plan_files(stack.dir, render_stack(inputs), stack.state.files)
 
 
-def docker_networks_if_reachable() -> dict[str, tuple[str, ...]]:
+def docker_networks_if_reachable(engine: Engine | None) -> dict[str, tuple[str, ...]]:
     """Existing Docker networks, or none when no engine answers: planning still works, only
     overlaps with Docker networks go unchecked (and the caller is warned)."""
-    from stackctl.engine import Engine
     from stackctl.errors import EngineError
 
     try:
-        return {n.name: n.subnets for n in Engine().networks()}
+        if engine is None:
+            raise EngineError("no engine")
+        return {n.name: n.subnets for n in engine.networks()}
     except EngineError:
         from stackctl import console
 

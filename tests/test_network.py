@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from stackctl.engine import _network_info
+from stackctl.docker_engine import _network_info
 from stackctl.errors import NetworkError
 from stackctl.network import host_routes, layout, plan_network
 

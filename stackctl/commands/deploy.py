@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from stackctl.allocate import allocate_network
         from stackctl.commands.options import chosen_stacks, site
         from stackctl.deploy import deploy as run
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
         from stackctl.summary import print_report, report_json
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         # validate every stack's settings before touching any of them
         for name in names:
             open_stack(name, settings)
-        engine = Engine()
+        engine = open_engine()
         reports = []
         for name in names:
             # one stack lock at a time; its state is read inside the lock
@@ -71,12 +71,12 @@ def register(app: typer.Typer) -> None:
         """Containers of each stack: state, health, image and published ports."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.recipe import all_recipes
         from stackctl.views import print_table
 
         settings = site()
-        engine = Engine()
+        engine = open_engine()
         names = [stack] if stack else [n for n in all_recipes() if settings.stack_dir(n).is_dir()]
         if stack:
             from stackctl.recipe import get_recipe
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         """Stop and remove the stack's containers. Data, secrets, files and the network stay."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
 
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
             return
         with stack_lock(settings, stack):
             loaded = open_stack(stack, settings)  # state is read again, inside the lock
-            Engine().compose_down(loaded.dir, loaded.names.project)
+            open_engine().compose_down(loaded.dir, loaded.names.project)
             loaded.state.deployed = ""
             loaded.state.save()
         console.ok(

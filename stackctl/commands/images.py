@@ -40,9 +40,9 @@ def register(app: typer.Typer) -> None:
         settings = site()
         engine = None
         if not offline:
-            from stackctl.engine import Engine
+            from stackctl.engine import open_engine
 
-            engine = Engine()
+            engine = open_engine()
         rows = []
         for name in _stacks(stack):
             loaded = open_stack(name, settings)
@@ -90,12 +90,12 @@ def register(app: typer.Typer) -> None:
         """Pull every image of the stack (override map applied), with progress bars."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.pull import pull_missing
         from stackctl.stack import open_stack
 
         settings = site()
-        engine = Engine()
+        engine = open_engine()
         for name in _stacks(stack):
             pulled = pull_missing(engine, open_stack(name, settings).images(), always=True)
             console.ok(f"{name}: pulled {len(pulled)} image(s)")

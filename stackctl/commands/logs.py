@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stream container logs with colour codes stripped; --grep filters and highlights."""
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.logs import blocks, compile_grep, grep_blocks
         from stackctl.recipe import all_recipes, get_recipe
         from stackctl.settings import stack_settings
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         recipe = get_recipe(stack)
         # validates the stack's settings without loading the renderer: logs start fast
         stack_settings(settings, stack, recipe.settings, list(all_recipes()))
-        engine = Engine()
+        engine = open_engine()
         if service:
             recipe.service(service)
             chunks = engine.log_stream(
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """Run a recipe's named extractor over the service log (e.g. Ente one-time codes, account ids)."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.errors import StackctlError
         from stackctl.extract import scan
         from stackctl.logs import blocks, lines
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         extractor = loaded.recipe.extractor(name)
         if extractor.argument and not argument and not extractor.distinct:
             pass  # without an argument every match is listed
-        engine = Engine()
+        engine = open_engine()
         container = loaded.names.container(extractor.service)
         started = time.time()
         found = list(scan(extractor, lines(blocks(engine.log_stream(container))), argument))

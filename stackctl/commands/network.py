@@ -26,13 +26,13 @@ def register(app: typer.Typer) -> None:
         """Show each stack's subnet, gateway, dynamic range and fixed IPs, and whether the network exists."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.recipe import all_recipes
         from stackctl.stack import network_plan, open_stack
         from stackctl.views import print_table
 
         settings = site()
-        engine = Engine()
+        engine = open_engine()
         existing = {n.name: n.subnets for n in engine.networks()}
         rows = []
         for name in stacks or list(settings.stacks) or list(all_recipes()):
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         Only for a stack without a network: refused while its Docker network exists."""
         from stackctl import console
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.errors import NetworkError
         from stackctl.locking import site_lock, stack_lock
         from stackctl.stack import open_stack
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         with stack_lock(settings, stack), site_lock(settings):
             loaded = open_stack(stack, settings)  # state is read again, inside the locks
             saved = loaded.state.network.get("subnet", "?")
-            existing = Engine().network(network)  # no engine: an error, never a guess
+            existing = open_engine().network(network)  # no engine: an error, never a guess
             if existing is not None:
                 raise NetworkError(
                     f"Docker network {network} of {stack} exists; its subnet {saved} stays allocated",

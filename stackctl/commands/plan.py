@@ -14,10 +14,11 @@ if TYPE_CHECKING:
 
 def _plan(stack_name: str) -> tuple[Stack, NetworkPlan, list[FileChange]]:
     from stackctl.commands.options import site
+    from stackctl.engine import open_engine
     from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack, render_files
 
     stack = open_stack(stack_name, site())
-    network = network_plan(stack, docker_networks_if_reachable())
+    network = network_plan(stack, docker_networks_if_reachable(open_engine()))
     return stack, network, render_files(stack, network, stack.secrets())
 
 
@@ -91,13 +92,14 @@ def register(app: typer.Typer) -> None:
         from stackctl import secrets as store
         from stackctl.allocate import allocate_network, docker_networks_or_none
         from stackctl.commands.options import site
+        from stackctl.engine import open_engine
         from stackctl.files import apply_plan, refuse_conflicts
         from stackctl.locking import stack_lock
         from stackctl.stack import open_stack, render_files
 
         settings = site()
         open_stack(stack, settings)  # bad names and settings fail before anything is made
-        docker_networks = docker_networks_or_none()
+        docker_networks = docker_networks_or_none(open_engine())
         with stack_lock(settings, stack):
             loaded = open_stack(stack, settings)  # state is read again, inside the lock
             network = allocate_network(loaded, docker_networks)

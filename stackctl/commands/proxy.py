@@ -85,12 +85,13 @@ def register(app: typer.Typer) -> None:
         fixed IPs, and the reload lines for certificate renewal."""
         from stackctl import console
         from stackctl.commands.options import site
+        from stackctl.engine import open_engine
         from stackctl.hostglue import snippets
         from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack
 
         settings = site()
         loaded = open_stack(stack, settings)
-        plan = network_plan(loaded, docker_networks_if_reachable())
+        plan = network_plan(loaded, docker_networks_if_reachable(open_engine()))
         reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
         text = snippets(
             plan.name,

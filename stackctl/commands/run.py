@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl.actions import run_action
         from stackctl.commands.options import site
-        from stackctl.engine import Engine
+        from stackctl.engine import open_engine
         from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
 
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         writes = chosen.kind not in READ_ONLY_ACTION_KINDS
         with stack_lock(settings, stack) if writes else nullcontext():
             loaded = open_stack(stack, settings)  # state is read inside the lock
-            result = run_action(loaded, Engine(), chosen, args or [])
+            result = run_action(loaded, open_engine(), chosen, args or [])
         if result.exit_code:
             from stackctl.errors import CommandFailed
 

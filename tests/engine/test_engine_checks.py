@@ -9,7 +9,7 @@ import pytest
 
 from stackctl import secrets
 from stackctl.deploy import ensure_network
-from stackctl.engine import Engine
+from stackctl.engine import open_engine
 from stackctl.errors import NetworkError
 from stackctl.files import RenderedFile, apply_plan, plan_files
 from stackctl.names import stack_names
@@ -90,7 +90,7 @@ def test_every_rendered_stack_passes_compose_config(tmp_path, engine_ready, name
     plan = layout(recipe.network.name, "10.214.0.0/24", recipe.network.fixed_ips, "test")
     files = render_stack(StackInputs(recipe, site, settings, plan, secrets.load(stack_dir), {}))
     apply_plan(stack_dir, plan_files(stack_dir, files, {}), {})
-    Engine().compose_config(stack_dir, name)  # raises EngineError with compose's own message
+    open_engine().compose_config(stack_dir, name)  # raises EngineError with compose's own message
     done = docker("compose", "--project-directory", str(stack_dir), "config", "--format", "json")
     model = json.loads(done.stdout)
     assert model["name"] == name
@@ -118,14 +118,14 @@ def test_compose_config_reports_a_broken_file(tmp_path, engine_ready):
         {},
     )
     with pytest.raises(EngineError, match="docker compose config failed"):
-        Engine().compose_config(tmp_path, "broken")
+        open_engine().compose_config(tmp_path, "broken")
 
 
 def test_network_is_created_with_the_plan_and_found_again(engine_ready):
     name = "stackctl-test-net.lan"
     docker("network", "rm", name, check=False)
     plan = layout(name, "10.215.3.0/24", {"app": 7}, "test")
-    engine = Engine()
+    engine = open_engine()
     try:
         assert ensure_network(engine, plan, stack_names("test")) is True
         found = engine.network(name)

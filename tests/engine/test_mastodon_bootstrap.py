@@ -22,7 +22,7 @@ import pytest
 
 from stackctl import secrets as secret_store
 from stackctl.deploy import ensure_dirs, ensure_network
-from stackctl.engine import Engine
+from stackctl.engine import open_engine
 from stackctl.envfile import read_env
 from stackctl.errors import StackctlError
 from stackctl.files import apply_plan, plan_files
@@ -186,7 +186,7 @@ def test_compose_config_with_sso_search_and_mail_auth(tmp_path, engine_ready):
         StackInputs(recipe, site, settings, plan, secret_store.load(stack_dir), {})
     )
     apply_plan(stack_dir, plan_files(stack_dir, files, {}), {})
-    Engine().compose_config(stack_dir, "mastodon")
+    open_engine().compose_config(stack_dir, "mastodon")
     done = docker("compose", "--project-directory", str(stack_dir), "config", "--format", "json")
     model = json.loads(done.stdout)
     web = model["services"]["web"]["environment"]
@@ -207,7 +207,7 @@ def test_compose_config_with_sso_search_and_mail_auth(tmp_path, engine_ready):
 def start_db(site: dict):
     stack = open_stack("mastodon", load_site(site["path"]))
     secret_store.ensure(stack.recipe, stack.dir)
-    engine = Engine()
+    engine = open_engine()
     plan = network_plan(stack, {n.name: n.subnets for n in engine.networks()})
     apply_plan(stack.dir, render_files(stack, plan, stack.secrets()), stack.state.files)
     stack.state.network = plan.as_state()

@@ -8,6 +8,7 @@ from typing import Any
 from stackctl.engine import Engine
 from stackctl.errors import SettingsError, StackctlError
 from stackctl.recipe import Action
+from stackctl.schema import optional
 from stackctl.stack import Stack
 from stackctl.steps import ActionResult, action_kind, action_runner
 from stackctl.values import KINDS, ValueProblem
@@ -51,7 +52,9 @@ def run_action(stack: Stack, engine: Engine, action: Action, args: Sequence[str]
     return action_runner(action.kind)(stack, engine, action, values)
 
 
-@action_kind("deploy")
+@action_kind(
+    "deploy", {"report_steps": optional(list), "done": optional(str), "nothing": optional(str)}
+)
 def deploy_action(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """A deploy that reports what the named steps did, e.g. an upgrade whose migration steps
     take the upgrade path. Lives here, above the deploy flow, so no step module imports it."""

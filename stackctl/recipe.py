@@ -195,8 +195,14 @@ def load_recipe(folder: Path) -> Recipe:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RecipeError(f"cannot load recipe {path}: {exc}") from exc
-    name = raw["name"]
     recipe_module.load(folder)  # the recipe's own kinds, before anything names them
+    from stackctl.recipe_check import check_raw
+
+    problems = check_raw(raw, folder)
+    if problems:
+        more = f"{len(problems) - 1} more; " if len(problems) > 1 else ""
+        raise RecipeError(str(problems[0]), f"{more}see `stackctl recipes check {folder}`")
+    name = raw["name"]
     try:
         secrets = tuple(Secret(**s) for s in raw.get("secrets", ()))
         steps = tuple(

@@ -4,7 +4,7 @@ from another module is an error, so one recipe cannot silently replace another's
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 from stackctl.errors import RecipeError
@@ -33,3 +33,13 @@ def decorator(table: MutableMapping[str, T], what: str, name: str) -> Callable[[
         return add(table, what, name, item)
 
     return register
+
+
+def usable(table: Mapping[str, Any], recipe_module: str) -> set[str]:
+    """The names a recipe may use: the core's, and those its own module registered (another
+    recipe's kinds are that recipe's business, and may not even be loaded)."""
+    return {
+        name
+        for name, item in table.items()
+        if _origin(item).startswith("stackctl.") or _origin(item) == recipe_module
+    }

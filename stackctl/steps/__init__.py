@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl import registry
 from stackctl.errors import RecipeError
+from stackctl.schema import Schema
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -44,15 +45,28 @@ ActionRunner = Callable[["Stack", "Engine", "Action", list[Any]], ActionResult]
 
 STEP_RUNNERS: dict[str, StepRunner] = {}
 ACTION_RUNNERS: dict[str, ActionRunner] = {}
+# the options each kind takes, checked when a recipe loads (stackctl.schema)
+STEP_OPTIONS: dict[str, Schema] = {}
+ACTION_OPTIONS: dict[str, Schema] = {}
 _loaded = False
 
 
-def step_kind(kind: str) -> Callable[[StepRunner], StepRunner]:
-    return registry.decorator(STEP_RUNNERS, "step kind", kind)
+def step_kind(kind: str, options: Schema | None = None) -> Callable[[StepRunner], StepRunner]:
+    def register(runner: StepRunner) -> StepRunner:
+        registry.add(STEP_RUNNERS, "step kind", kind, runner)
+        STEP_OPTIONS[kind] = dict(options or {})
+        return runner
+
+    return register
 
 
-def action_kind(kind: str) -> Callable[[ActionRunner], ActionRunner]:
-    return registry.decorator(ACTION_RUNNERS, "action kind", kind)
+def action_kind(kind: str, options: Schema | None = None) -> Callable[[ActionRunner], ActionRunner]:
+    def register(runner: ActionRunner) -> ActionRunner:
+        registry.add(ACTION_RUNNERS, "action kind", kind, runner)
+        ACTION_OPTIONS[kind] = dict(options or {})
+        return runner
+
+    return register
 
 
 def load_generic() -> None:

@@ -9,11 +9,20 @@ from stackctl.errors import StackctlError
 from stackctl.files import apply_plan
 from stackctl.recipe import Action, Step
 from stackctl.render import expand
+from stackctl.schema import optional, required
 from stackctl.stack import Stack, network_plan, render_files
 from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
 
 
-@step_kind("exec")
+@step_kind(
+    "exec",
+    {
+        "service": required(str),
+        "argv": required(list),
+        "unless": optional(list),
+        "user": optional(str),
+    },
+)
 def exec_step(step: Step, ctx: StepContext) -> tuple[bool, str]:
     """Run a command in a running service, unless its `unless` check already succeeds."""
     container = container_name(ctx.stack, step.options["service"])
@@ -28,7 +37,7 @@ def exec_step(step: Step, ctx: StepContext) -> tuple[bool, str]:
     return True, "ran"
 
 
-@action_kind("exec")
+@action_kind("exec", {"service": required(str), "argv": required(list)})
 def exec_action(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Run a command in a service, attached to the terminal so prompts work."""
     context = {
@@ -42,7 +51,7 @@ def exec_action(stack: Stack, engine: Engine, action: Action, values: list[Any])
     return ActionResult(f"{action.name} exited with {code}", code)
 
 
-@action_kind("add-fact")
+@action_kind("add-fact", {"fact": required(str), "restart": optional(list)})
 def add_fact(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Remember a value (e.g. an admin id) in the stack state, re-render, restart what reads it."""
     value = values[0]

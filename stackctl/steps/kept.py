@@ -72,7 +72,7 @@ def forget(stack: Stack) -> list[str]:
     return gone
 
 
-@action_kind("forget-kept")
+@action_kind("forget-kept", {})
 def forget_kept(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Delete every value the bootstrap kept for this stack (after you changed the password)."""
     gone = forget(stack)

@@ -21,6 +21,7 @@ from pathlib import Path
 from stackctl.errors import RecipeError, StackctlError
 from stackctl.recipe import Step
 from stackctl.render import expand
+from stackctl.schema import optional, required
 from stackctl.steps import StepContext, step_kind
 
 
@@ -46,7 +47,9 @@ def _chown_tree(root: Path, uid: int, gid: int) -> int:
     return changed
 
 
-@step_kind("data-owner")
+@step_kind(
+    "data-owner", {"uid": required(str, int), "gid": required(str, int), "paths": optional(list)}
+)
 def data_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     uid, gid = _number(step, ctx, "uid"), _number(step, ctx, "gid")
     paths = list(step.options.get("paths") or ctx.stack.recipe.data_dirs)

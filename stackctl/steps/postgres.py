@@ -29,6 +29,7 @@ from stackctl.engine import Engine
 from stackctl.errors import StackctlError
 from stackctl.recipe import Step
 from stackctl.render import expand
+from stackctl.schema import optional, required
 from stackctl.steps import StepContext, container_name, step_kind
 
 # psql's words for a server that is not (or not yet, or no longer) accepting connections
@@ -137,7 +138,16 @@ def role_password(opts: Mapping[str, Any], secrets: Mapping[str, str]) -> str:
     return password
 
 
-@step_kind("postgres-role")
+@step_kind(
+    "postgres-role",
+    {
+        "service": optional(str),
+        "superuser": optional(str),
+        "role": required(str),
+        "password_secret": required(str),
+        "createdb": optional(bool),
+    },
+)
 def postgres_role(step: Step, ctx: StepContext) -> tuple[bool, str]:
     opts = options(step, ctx)
     container = container_name(ctx.stack, opts.get("service", "db"))

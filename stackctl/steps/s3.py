@@ -5,6 +5,7 @@ from __future__ import annotations
 from stackctl import s3
 from stackctl.errors import StackctlError
 from stackctl.recipe import Step
+from stackctl.schema import optional, required
 from stackctl.steps import StepContext, container_name, step_kind
 from stackctl.wait import poll
 
@@ -28,7 +29,19 @@ def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
     )
 
 
-@step_kind("s3-buckets")
+@step_kind(
+    "s3-buckets",
+    {
+        "service": required(str),
+        "port": required(int),
+        "published_port": optional(str),
+        "access_key": required(str),
+        "secret_key": required(str),
+        "region": optional(str),
+        "buckets": required(list),
+        "wait_seconds": optional(int, float),
+    },
+)
 def s3_buckets(step: Step, ctx: StepContext) -> tuple[bool, str]:
     endpoint = _endpoint(step, ctx)
     hint = f"check the S3 service with `stackctl logs {ctx.stack.name} {step.options['service']}`"

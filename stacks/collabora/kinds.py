@@ -21,6 +21,7 @@ from stackctl import console
 from stackctl.engine import Engine
 from stackctl.errors import StackctlError
 from stackctl.recipe import Action, Step
+from stackctl.schema import optional
 from stackctl.stack import Stack
 from stackctl.steps import ActionResult, StepContext, action_kind, step_kind
 from stackctl.wait import poll
@@ -63,7 +64,7 @@ def fetch_discovery(port: int, seconds: float) -> bytes:
     )
 
 
-@step_kind("collabora-discovery")
+@step_kind("collabora-discovery", {"wait_seconds": optional(int, float)})
 def discovery(step: Step, ctx: StepContext) -> tuple[bool, str]:
     settings = ctx.stack.settings
     body = fetch_discovery(

@@ -28,6 +28,7 @@ from stackctl import console
 from stackctl.errors import StackctlError
 from stackctl.logs import strip_ansi
 from stackctl.recipe import Secret, Step
+from stackctl.schema import optional, required
 from stackctl.secrets import secret_format
 from stackctl.stack import Stack
 from stackctl.steps import StepContext, container_name, step_kind
@@ -138,7 +139,17 @@ def _remember(ctx: StepContext, **values: Any) -> None:
     ctx.stack.state.save()
 
 
-@step_kind("rails-database")
+@step_kind(
+    "rails-database",
+    {
+        "service": optional(str),
+        "db_service": optional(str),
+        "superuser": optional(str),
+        "database": required(str),
+        "image_service": optional(str),
+        "version": required(str),
+    },
+)
 def rails_database(step: Step, ctx: StepContext) -> tuple[bool, str]:
     opts = options(step, ctx)
     version = opts["version"]
@@ -174,7 +185,7 @@ def rails_database(step: Step, ctx: StepContext) -> tuple[bool, str]:
     return True, detail + " (post-deployment migrations follow once it runs)"
 
 
-@step_kind("rails-post-migrate")
+@step_kind("rails-post-migrate", {"service": optional(str)})
 def rails_post_migrate(step: Step, ctx: StepContext) -> tuple[bool, str]:
     record = _record(ctx)
     if record.get("post_deployment") != "pending":
@@ -201,7 +212,18 @@ def _show_once(stack: Stack, step: Step, username: str, email: str, password: st
     )
 
 
-@step_kind("mastodon-owner")
+@step_kind(
+    "mastodon-owner",
+    {
+        "service": optional(str),
+        "db_service": optional(str),
+        "superuser": optional(str),
+        "database": required(str),
+        "username": required(str),
+        "email": required(str),
+        "keep_as": required(str),
+    },
+)
 def mastodon_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     opts = options(step, ctx)
     username, email = opts["username"], opts["email"]

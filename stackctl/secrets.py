@@ -8,14 +8,16 @@ pair's public half) and derive it from an existing primary.
 from __future__ import annotations
 
 import base64
+import os
 import secrets as random
 import string
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl import registry
-from stackctl.envfile import merge_env, read_env
+from stackctl.envfile import format_value, merge_env, read_env, write_private
 from stackctl.errors import SecretError
 from stackctl.recipe import Recipe, Secret
 
@@ -129,8 +131,6 @@ def generate(spec: Secret) -> str:
 
 def check_format(spec: Secret, value: str) -> str | None:
     """Why an existing value does not fit its format, or None when it does."""
-    if "$" in value:
-        return "contains '$', which compose would interpolate"
     checker = _format(spec).check
     return checker(spec, value) if checker else None
 
@@ -193,28 +193,83 @@ def ensure(recipe: Recipe, stack_dir: Path, dry_run: bool = False) -> SecretsRes
     return SecretsResult(path, tuple(new), tuple(n for n in names(recipe) if n not in new))
 
 
-def set_value(recipe: Recipe, stack_dir: Path, name: str, value: str) -> bool:
-    """Store a value given by the user; returns False when it was already that value."""
-    recipe.secret(name)
-    if not value or "\n" in value:
-        raise SecretError(f"{name}: an empty or multi-line value cannot be stored")
-    have = load(stack_dir)
-    if have.get(name) == value:
-        return False
-    merge_env(env_path(stack_dir), {name: value}, replace={name: value})
-    return True
+def keep_old(stack_dir: Path, values: Mapping[str, str]) -> Path:
+    """Copy values about to be replaced to .stackctl/secrets-old/ (0600, in .env syntax)."""
+    folder = stack_dir / ".stackctl" / "secrets-old"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{next(iter(values))}-{stamp}"
+    serial = 1
+    while target.exists():
+        serial += 1
+        target = folder / f"{next(iter(values))}-{stamp}-{serial}"
+    body = "".join(f"{key}={format_value(value)}\n" for key, value in values.items())
+    write_private(target, f"# replaced on {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n{body}")
+    return target
 
 
-def rotate(recipe: Recipe, stack_dir: Path, name: str, force: bool = False) -> str:
-    spec = recipe.secret(name)
+@dataclass(frozen=True)
+class Replaced:
+    names: tuple[str, ...]  # what was written
+    kept: Path | None  # where the previous values are, when there were any
+
+
+def _refuse_critical(spec: Secret, name: str, verb: str, force: bool) -> None:
     if spec.critical and not force:
         raise SecretError(
-            f"refusing to rotate {name}: {spec.critical}",
-            "if you really mean it (and have a backup), run again with --force",
+            f"refusing to {verb} {name}: {spec.critical}",
+            "if you really mean it (and have a backup), run again with --force; "
+            "the old value is kept under the stack's .stackctl/secrets-old/",
         )
-    values = _new_values(spec, {})
-    merge_env(env_path(stack_dir), values, replace=values)
-    return values[name]
+
+
+def _replace(stack_dir: Path, have: Mapping[str, str], values: Mapping[str, str]) -> Replaced:
+    old = {key: have[key] for key in values if have.get(key)}
+    kept = keep_old(stack_dir, old) if old else None
+    merge_env(env_path(stack_dir), {}, replace=values)
+    return Replaced(tuple(values), kept)
+
+
+def set_value(
+    recipe: Recipe, stack_dir: Path, name: str, value: str, force: bool = False
+) -> Replaced | None:
+    """Store a value given by the user; None when it already had that value.
+
+    A value in a known format is checked; replacing a critical one needs `force`, and the
+    old value is kept. A primary with a companion (a key pair) gets its companion derived.
+    """
+    spec = recipe.secret(name)
+    if name == spec.companion:
+        raise SecretError(
+            f"{name} is derived from {spec.name}",
+            f"set {spec.name}; stackctl derives {name} from it",
+        )
+    if not value:
+        raise SecretError(f"{name}: an empty value cannot be stored", "give the value on stdin")
+    format_value(value)  # refuses what an env file cannot hold, before anything else
+    problem = check_format(spec, value) if spec.format != "provided" else None
+    if problem:
+        raise SecretError(
+            f"the value given for {name} {problem}",
+            f"{name} is a {spec.format} secret; nothing was changed",
+        )
+    have = load(stack_dir)
+    values = {name: value}
+    derive = _format(spec).derive
+    if spec.companion and derive:
+        values[spec.companion] = derive(spec, value)
+    if all(have.get(k) == v for k, v in values.items()):
+        return None
+    if have.get(name) and have[name] != value:
+        _refuse_critical(spec, name, "replace", force)
+    return _replace(stack_dir, have, values)
+
+
+def rotate(recipe: Recipe, stack_dir: Path, name: str, force: bool = False) -> Replaced:
+    spec = recipe.secret(name)
+    _refuse_critical(spec, name, "rotate", force)
+    return _replace(stack_dir, load(stack_dir), _new_values(spec, {}))
 
 
 def mask(value: str) -> str:

@@ -97,8 +97,16 @@ def register(app: typer.Typer) -> None:
     def set_secret(
         stack: Annotated[str, typer.Argument(help="Stack name")],
         name: Annotated[str, typer.Argument(help="Secret name, e.g. an SSO client secret")],
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Replace even a key whose loss makes data unreadable"),
+        ] = False,
     ) -> None:
-        """Store a value you were given (read from stdin, or a hidden prompt on a terminal)."""
+        """Store a value you were given (all of stdin, or a hidden prompt on a terminal).
+
+        One trailing newline is dropped; a value of several lines is refused, never cut.
+        The value replaced is kept under the stack's .stackctl/secrets-old/.
+        """
         import getpass
         import sys
 
@@ -109,17 +117,17 @@ def register(app: typer.Typer) -> None:
         from stackctl.recipe import get_recipe
 
         settings = site()
-        value = (
-            getpass.getpass(f"{name}: ")
-            if sys.stdin.isatty()
-            else sys.stdin.readline().rstrip("\n")
-        )
         recipe = get_recipe(stack)
+        recipe.secret(name)
+        value = getpass.getpass(f"{name}: ") if sys.stdin.isatty() else _read_stdin(name)
         with stack_lock(settings, stack):
-            changed = store.set_value(recipe, settings.stack_dir(stack), name, value)
-        console.ok(
-            f"{name} stored" if changed else f"{name} already had that value; nothing changed"
-        )
+            replaced = store.set_value(recipe, settings.stack_dir(stack), name, value, force=force)
+        if replaced is None:
+            console.ok(f"{name} already had that value; nothing changed")
+            return
+        console.ok(f"{', '.join(replaced.names)} stored")
+        if replaced.kept:
+            console.ok(f"the previous value is kept in {replaced.kept}")
 
     @group.command("rotate")
     def rotate(
@@ -129,7 +137,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--force", help="Rotate even a key whose loss makes data unreadable")
         ] = False,
     ) -> None:
-        """Replace one secret with a new value (refused for data keys without --force)."""
+        """Replace one secret with a new value (refused for data keys without --force).
+
+        The value replaced is kept under the stack's .stackctl/secrets-old/.
+        """
         from stackctl import console
         from stackctl import secrets as store
         from stackctl.commands.options import site
@@ -139,5 +150,31 @@ def register(app: typer.Typer) -> None:
         settings = site()
         recipe = get_recipe(stack)
         with stack_lock(settings, stack):
-            store.rotate(recipe, settings.stack_dir(stack), name, force=force)
-        console.ok(f"{name} rotated; run `stackctl deploy {stack}` to apply it")
+            replaced = store.rotate(recipe, settings.stack_dir(stack), name, force=force)
+        console.ok(
+            f"{', '.join(replaced.names)} rotated; run `stackctl deploy {stack}` to apply it"
+        )
+        if replaced.kept:
+            console.ok(f"the previous value is kept in {replaced.kept}")
+
+
+def _read_stdin(name: str) -> str:
+    """All of stdin as UTF-8, less one trailing line end; several lines are refused."""
+    import sys
+
+    from stackctl.errors import SecretError
+
+    data = sys.stdin.buffer.read()
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(
+            f"the value given for {name} is not UTF-8 text; nothing was changed"
+        ) from None
+    value = value.removesuffix("\n").removesuffix("\r")
+    if "\n" in value or "\r" in value:
+        raise SecretError(
+            f"the value given for {name} has {value.count(chr(10)) + 1} lines; stackctl stores one line and never cuts a value",
+            "give the value on one line (a trailing newline is fine); nothing was changed",
+        )
+    return value

@@ -156,8 +156,17 @@ def test_an_env_that_does_not_parse_stops_every_command(
         x for x in env.read_text().splitlines() if "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY" not in x
     ]
     env.write_text("\n".join([*lines[:3], line, *lines[3:]]) + "\n")
-    before = {p: p.read_bytes() for p in stack_dir.rglob("*") if p.is_file()}
+    before = contents(stack_dir)
     result = run_cli(*command)
     assert result.exit_code == 1
     assert f"{env}:4: " in result.stderr
-    assert {p: p.read_bytes() for p in stack_dir.rglob("*") if p.is_file()} == before
+    assert contents(stack_dir) == before
+
+
+def contents(folder: Path) -> dict[Path, bytes]:
+    """Every file but stackctl's own bookkeeping (the lock, the network allocation)."""
+    return {
+        p: p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and ".stackctl" not in p.relative_to(folder).parts
+    }

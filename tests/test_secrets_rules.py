@@ -115,18 +115,6 @@ def test_an_empty_value_is_a_missing_value(stack, run_cli):
     )
 
 
-def test_a_key_pair_is_set_whole(tmp_path):
-    recipe = get_recipe("mastodon")
-    secrets.ensure(recipe, tmp_path)
-    with pytest.raises(secrets.SecretError, match="derived from VAPID_PRIVATE_KEY"):
-        secrets.set_value(recipe, tmp_path, "VAPID_PUBLIC_KEY", "B" * 88, force=True)
-    private = secrets.generate(recipe.secret("VAPID_PRIVATE_KEY"))
-    replaced = secrets.set_value(recipe, tmp_path, "VAPID_PRIVATE_KEY", private, force=True)
-    assert replaced is not None and replaced.kept is not None
-    assert set(read_env(replaced.kept)) == {"VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY"}
-    assert secrets.load(tmp_path)["VAPID_PUBLIC_KEY"] == secrets.vapid_public_key(private)
-
-
 BROKEN = [
     "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY='abc\\'",  # stray quote: the old writer made these
     'ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY="a\\qb"',  # bad escape

@@ -213,3 +213,16 @@ def test_the_owner_password_is_kept_only_while_the_journal_has_its_step(tmp_path
     assert not path.exists()
     kept.keep(stack, step, "0123abcd")
     assert kept.forget(stack) == ["admin-password"] and kept.forget(stack) == []
+
+
+def test_a_key_pair_is_set_whole(generated):
+    recipe, folder, _, _ = generated
+    with pytest.raises(SecretError, match="derived from VAPID_PRIVATE_KEY"):
+        secrets.set_value(recipe, folder, "VAPID_PUBLIC_KEY", "B" * 88, force=True)
+    private = secrets.generate(recipe.secret("VAPID_PRIVATE_KEY"))
+    with pytest.raises(SecretError, match="refusing to replace VAPID_PRIVATE_KEY"):
+        secrets.set_value(recipe, folder, "VAPID_PRIVATE_KEY", private)
+    replaced = secrets.set_value(recipe, folder, "VAPID_PRIVATE_KEY", private, force=True)
+    assert replaced is not None and replaced.kept is not None
+    assert set(read_env(replaced.kept)) == {"VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY"}
+    assert secrets.load(folder)["VAPID_PUBLIC_KEY"] == kinds.vapid_public_key(private)

@@ -7,7 +7,6 @@ never overwritten silently. `--dry-run` and `plan` stop after planning.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import tempfile
@@ -125,21 +124,3 @@ def write_atomic(target: Path, content: str, mode: int) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def unified_diff(change: FileChange, secret_values: Iterable[str] = ()) -> str:
-    """A diff of disk against rendered text, with every secret value masked."""
-    old = change.current or ""
-    new = change.file.content
-    for value in sorted({v for v in secret_values if len(v) >= 4}, key=len, reverse=True):
-        # a short fingerprint shows that a secret changed without showing it
-        masked = f"<secret {digest(value)[:6]}>"
-        old = old.replace(value, masked)
-        new = new.replace(value, masked)
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=f"{change.file.path} (on disk)",
-        tofile=f"{change.file.path} (stackctl)",
-    )
-    return "".join(lines)

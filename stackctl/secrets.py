@@ -270,7 +270,3 @@ def rotate(recipe: Recipe, stack_dir: Path, name: str, force: bool = False) -> R
     spec = recipe.secret(name)
     _refuse_critical(spec, name, "rotate", force)
     return _replace(stack_dir, load(stack_dir), _new_values(spec, {}))
-
-
-def mask(value: str) -> str:
-    return "•" * 8

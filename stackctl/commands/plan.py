@@ -26,17 +26,17 @@ def _show(changes: list[FileChange], stack: Stack, diff: bool) -> None:
     from rich.markup import escape
 
     from stackctl import console
-    from stackctl.files import unified_diff
+    from stackctl import secrets as store
+    from stackctl.masking import masked_diff
 
+    secret_names = {*store.names(stack.recipe), *stack.secrets()} if diff else set()
     for change in changes:
         reason = f"  ({change.reason})" if change.reason else ""
         console.info(
             f"  [{change.action}]{change.action:>9}[/] {escape(change.file.path)}{escape(reason)}"
         )
         if diff and change.action in ("update", "conflict"):
-            console.out.print(
-                unified_diff(change, stack.secrets().values()), markup=False, highlight=False
-            )
+            console.out.print(masked_diff(change, secret_names), markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

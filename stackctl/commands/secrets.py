@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl import secrets as store
         from stackctl.commands.options import site
+        from stackctl.masking import MASK
         from stackctl.recipe import get_recipe
         from stackctl.views import print_table
 
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
         for spec in recipe.secrets:
             value = values.get(spec.name)
             problem = store.check_format(spec, value) if value else None
-            shown = (value if reveal else store.mask(value)) if value else None
+            shown = (value if reveal else MASK) if value else None
             rows.append(
                 {
                     "name": spec.name,

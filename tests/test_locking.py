@@ -1,0 +1,245 @@
+"""Locks: commands that change the same stack at once lose no update; a waiting one says so.
+
+The races run real stackctl processes. A launcher imports stackctl once and forks one
+process per command; every process waits at a shared gate (a pipe closing), so the
+competing commands start their read-modify-write at the same moment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stackctl.envfile import read_env
+
+ROUNDS = 20
+NEW_JWT = base64.urlsafe_b64encode(b"\x07" * 32).decode()  # a valid value for `secrets set`
+
+LAUNCHER = r"""
+import json, os, sys
+
+# warm before the gate: imports and parsed recipes are shared by every forked command
+import dotenv, jinja2, rich.console, stackctl.console, stackctl.files, stackctl.render
+import stackctl.cli, stackctl.secrets, stackctl.recipe, stackctl.stack, stackctl.summary
+stackctl.recipe.all_recipes()
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()):  # typer imports its parsing helpers on first use
+    try:
+        stackctl.cli.app(["recipes", "show", "ente"], standalone_mode=False)
+    except BaseException:
+        pass
+try:  # a render whose engine answers with no networks, so that allocations are saved
+    import stackctl.allocate
+    stackctl.allocate.docker_networks_or_none = lambda: {}
+except ImportError:
+    pass
+
+def run_all(commands):
+    gate_read, gate_write = os.pipe()
+    children = []
+    for i, cmd in enumerate(commands):
+        out = cmd["out"]
+        pid = os.fork()
+        if pid == 0:
+            os.close(gate_write)
+            os.environ["STACKCTL_CONFIG"] = cmd["config"]
+            stdin = os.open(out + ".in", os.O_RDWR | os.O_CREAT)
+            os.write(stdin, cmd.get("stdin", "").encode())
+            os.lseek(stdin, 0, 0)
+            os.dup2(stdin, 0)
+            os.dup2(os.open(out + ".out", os.O_WRONLY | os.O_CREAT), 1)
+            os.dup2(os.open(out + ".err", os.O_WRONLY | os.O_CREAT), 2)
+            os.read(gate_read, 1)  # returns when the launcher closes the gate
+            sys.argv = ["stackctl", *cmd["argv"]]
+            code = 0
+            try:
+                stackctl.cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        children.append(pid)
+    os.close(gate_read)
+    os.close(gate_write)  # open the gate for every child at once
+    return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+
+results = []
+for step in json.load(sys.stdin):
+    results.append(run_all(step))
+json.dump(results, sys.stdout)
+"""
+
+
+def site(root: Path) -> str:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "stackctl.toml"
+    path.write_text(
+        f'domain = "test.lan"\nstacks_root = "{root}/stacks"\ndata_root = "{root}/data"\n'
+        f'subnet_pool = ["10.213.0.0/16"]\n'
+    )
+    return str(path)
+
+
+def launch(steps: list[list[dict]], tmp_path: Path) -> list[list[int]]:
+    """Run each step's commands at once (one process each); steps one after another."""
+    script = tmp_path / "launcher.py"
+    script.write_text(LAUNCHER)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        input=json.dumps(steps),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def output(out: str) -> str:
+    return Path(out + ".out").read_text() + Path(out + ".err").read_text()
+
+
+def test_competing_commands_lose_no_update(tmp_path):
+    setup, race, checks = [], [], []
+    for n in range(ROUNDS):
+        r = tmp_path / f"round{n}"
+        gen, rot, fresh, alloc = (site(r / k) for k in ("gen", "rotate", "fresh", "alloc"))
+        setup.append({"argv": ["secrets", "gen", "ente"], "config": rot, "out": f"{r}/setup"})
+        race += [
+            # two gens of one stack: one creates, the other finds every secret present
+            {"argv": ["secrets", "gen", "ente"], "config": gen, "out": f"{r}/gen1"},
+            {"argv": ["secrets", "gen", "ente"], "config": gen, "out": f"{r}/gen2"},
+            # a rotation and a set of another secret of the same stack: both stay
+            {
+                "argv": ["secrets", "rotate", "--force", "ente", "ENTE_KEY_HASH"],
+                "config": rot,
+                "out": f"{r}/rotate",
+            },
+            {
+                "argv": ["secrets", "set", "ente", "ENTE_JWT_SECRET"],
+                "config": rot,
+                "stdin": NEW_JWT + "\n",
+                "out": f"{r}/set",
+            },
+            # a gen and a set of a fresh stack: the value set is the one kept
+            {"argv": ["secrets", "gen", "ente"], "config": fresh, "out": f"{r}/gen3"},
+            {
+                "argv": ["secrets", "set", "ente", "ENTE_JWT_SECRET"],
+                "config": fresh,
+                "stdin": NEW_JWT + "\n",
+                "out": f"{r}/set2",
+            },
+            # two stacks allocating a subnet at once: they get different ones
+            {"argv": ["render", "ente"], "config": alloc, "out": f"{r}/render1"},
+            {"argv": ["render", "jellyfin"], "config": alloc, "out": f"{r}/render2"},
+        ]
+        checks.append(r)
+    steps = [setup, *[race[i : i + 8] for i in range(0, len(race), 8)]]
+    # the rotation must replace the value the setup made
+    results = launch(steps[:1], tmp_path)
+    assert results == [[0] * ROUNDS]
+    before = {r: read_env(r / "rotate/stacks/docker-ente/.env") for r in checks}
+    results = launch(steps[1:], tmp_path)
+
+    lost = []
+    for r, codes in zip(checks, results, strict=True):
+        for name, code in zip(
+            ("gen1", "gen2", "rotate", "set", "gen3", "set2", "render1", "render2"),
+            codes,
+            strict=True,
+        ):
+            assert code == 0, output(f"{r}/{name}")
+        created = ["created" in output(f"{r}/{g}") for g in ("gen1", "gen2")]
+        if created.count(True) != 1:
+            lost.append(f"{r.name}: both gens created the secrets")
+        after = read_env(r / "rotate/stacks/docker-ente/.env")
+        if after["ENTE_KEY_HASH"] == before[r]["ENTE_KEY_HASH"]:
+            lost.append(f"{r.name}: the rotation was lost")
+        if after["ENTE_JWT_SECRET"] != NEW_JWT:
+            lost.append(f"{r.name}: the set was lost (beside a rotation)")
+        if read_env(r / "fresh/stacks/docker-ente/.env")["ENTE_JWT_SECRET"] != NEW_JWT:
+            lost.append(f"{r.name}: the set was lost (beside a gen)")
+        subnets = [
+            json.loads((r / f"alloc/stacks/docker-{s}/.stackctl/state.json").read_text())
+            .get("network", {})
+            .get("subnet")
+            for s in ("ente", "jellyfin")
+        ]
+        if None in subnets or subnets[0] == subnets[1]:
+            lost.append(f"{r.name}: both stacks were given {subnets[0]}")
+    assert not lost, f"{len(lost)} lost updates in {ROUNDS} rounds:\n" + "\n".join(lost)
+
+
+HOLDER = r"""
+import sys, time
+sys.argv = ["stackctl", "deploy", "ente"]
+from stackctl.locking import stack_lock
+from stackctl.settings import load_site
+with stack_lock(load_site(), "ente"):
+    print("held", flush=True)
+    time.sleep(float(sys.stdin.readline() or 0))
+"""
+
+
+@pytest.fixture
+def held_lock(tmp_path, monkeypatch):
+    """Another stackctl process holding the ente stack's lock for the given seconds."""
+    monkeypatch.setenv("STACKCTL_CONFIG", site(tmp_path))
+    holders = []
+
+    def hold(seconds: float) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        proc.stdin.write(f"{seconds}\n")
+        proc.stdin.close()
+        assert proc.stdout.readline() == "held\n"
+        holders.append(proc)
+        return proc
+
+    yield hold
+    for proc in holders:
+        proc.wait(timeout=60)
+
+
+def stackctl(*args: str, timeout_setting: int) -> subprocess.CompletedProcess:
+    config = Path(os.environ["STACKCTL_CONFIG"])
+    config.write_text(config.read_text() + f"lock_timeout = {timeout_setting}\n")
+    return subprocess.run(
+        [sys.executable, "-m", "stackctl", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_waiting_command_says_who_holds_the_lock_and_gives_up(held_lock, tmp_path):
+    holder = held_lock(30)
+    started = time.monotonic()
+    done = stackctl("secrets", "gen", "ente", timeout_setting=1)
+    assert done.returncode == 75
+    waiting = f"waiting for the lock on stack ente held by pid {holder.pid} (stackctl deploy ente)"
+    assert waiting in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "gave up after 1s" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert 1 <= time.monotonic() - started < 20
+    assert not (tmp_path / "stacks/docker-ente/.env").exists()
+    holder.kill()
+
+
+def test_a_waiting_command_goes_on_when_the_lock_is_free(held_lock, tmp_path):
+    held_lock(1.5)
+    done = stackctl("secrets", "gen", "ente", timeout_setting=60)
+    assert done.returncode == 0, done.stderr
+    assert "waiting for the lock on stack ente" in done.stderr
+    assert "created" in done.stdout
+    assert read_env(tmp_path / "stacks/docker-ente/.env")["ENTE_JWT_SECRET"]

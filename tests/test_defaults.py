@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands.options import chosen_stacks
+from stackctl.engine_fake import FakeEngine
 from stackctl.envfile import read_env
 from stackctl.errors import StackctlError
 from stackctl.settings import parse_site
@@ -112,40 +113,34 @@ def test_render_without_an_engine_saves_no_subnet(site_file, run_cli, tmp_path, 
     assert (tmp_path / "stacks" / "docker-ente" / "docker-compose.yml").exists()
 
 
-class FakeEngine:
-    """Stands in for the engine in `network release`: knows which networks exist."""
-
-    existing: set[str] = set()
-
-    def network(self, name: str) -> object | None:
-        return object() if name in self.existing else None
-
-
 @pytest.fixture
-def allocated(site_file, run_cli, tmp_path, monkeypatch):
-    """An ente stack with a saved subnet, and a fake engine for `network release`."""
+def allocated(site_file, tmp_path, monkeypatch):
+    """An ente stack with a saved subnet; `network release` talks to a fake engine."""
     site_file()
     state = tmp_path / "stacks" / "docker-ente" / ".stackctl" / "state.json"
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"network": {"name": "ente.lan", "subnet": "10.213.4.0/24"}}))
-    monkeypatch.setattr("stackctl.engine.Engine", FakeEngine)
-    monkeypatch.setattr(FakeEngine, "existing", set())
-    return tmp_path
+    engine = FakeEngine()
+    monkeypatch.setattr("stackctl.engine.open_engine", lambda: engine)
+    return engine
 
 
-def test_network_release_forgets_the_subnet_of_a_stack_without_network(allocated, run_cli):
+def test_network_release_forgets_the_subnet_of_a_stack_without_network(
+    allocated, run_cli, tmp_path
+):
     result = run_cli("network", "release", "ente")
     assert result.exit_code == 0, result.stderr
     assert "released subnet 10.213.4.0/24 of ente" in result.stdout
-    assert saved_network(allocated, "ente") == {}
+    assert saved_network(tmp_path, "ente") == {}
+    assert ("network", "ente.lan") in allocated.calls  # it did ask the engine
 
 
-def test_network_release_refuses_while_the_network_exists(allocated, run_cli):
-    FakeEngine.existing = {"ente.lan"}
+def test_network_release_refuses_while_the_network_exists(allocated, run_cli, tmp_path):
+    allocated.create_network("ente.lan", "10.213.4.0/24", "10.213.4.1", "10.213.4.0/25", {})
     result = run_cli("network", "release", "ente")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: Docker network ente.lan of ente exists")
-    assert saved_network(allocated, "ente")["subnet"] == "10.213.4.0/24"
+    assert saved_network(tmp_path, "ente")["subnet"] == "10.213.4.0/24"
 
 
 def test_network_release_without_an_engine_keeps_the_subnet(

@@ -37,7 +37,7 @@ with contextlib.redirect_stdout(io.StringIO()):  # typer imports its parsing hel
         pass
 try:  # a render whose engine answers with no networks, so that allocations are saved
     import stackctl.allocate
-    stackctl.allocate.docker_networks_or_none = lambda: {}
+    stackctl.allocate.docker_networks_or_none = lambda *engine: {}
 except ImportError:
     pass
 

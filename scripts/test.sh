@@ -2,9 +2,12 @@
 # Set up everything the tests need on a fresh Debian/Ubuntu machine and run
 # the whole suite:
 #
-#   1. OS packages: python3-venv, debootstrap, and the reverse proxies the
-#      tests drive (nginx, apache2, caddy, haproxy) as binaries only: their
-#      services are neither started nor enabled.
+#   1. OS packages: python3-venv, then every package in the table of
+#      tests/host_requirements.py: the reverse proxies the tests drive (nginx
+#      with its stream module, apache2 with the modules the tests load, caddy,
+#      haproxy) as binaries only, their services neither started nor enabled,
+#      and debootstrap for the test images. Then that table is checked: a
+#      missing file stops the run here, naming its package.
 #   2. A Docker engine with compose v2 (scripts/lib/engine.sh); a running
 #      dockerd is reused.
 #   3. The local test images (tests/images/build.sh; existing ones are kept)
@@ -45,11 +48,23 @@ is_installed() {
 # ------------------------------------------------------------- OS packages
 
 step "OS packages"
-missing=()
+APT_UPDATED=""
+apt_update_once() {
+    if [ -z "$APT_UPDATED" ]; then
+        as_root apt-get -q update
+        APT_UPDATED=1
+    fi
+}
+
+# python3 first: the package table below is read with it.
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    missing+=(python3-venv)
+    echo "installing: python3-venv" >&2
+    apt_update_once
+    apt_install python3-venv
 fi
-for pkg in debootstrap ca-certificates nginx apache2 caddy haproxy; do
+REQUIREMENTS="$ROOT/tests/host_requirements.py"
+missing=()
+for pkg in $(python3 "$REQUIREMENTS" packages); do
     is_installed "$pkg" || missing+=("$pkg")
 done
 
@@ -63,7 +78,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         as_root chmod 755 "$policy"
         added_policy=1
     fi
-    as_root apt-get -q update
+    apt_update_once
     apt_install "${missing[@]}"
     if [ -n "$added_policy" ]; then
         as_root rm -f "$policy"
@@ -77,6 +92,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
     echo "all present" >&2
 fi
+# A package can be installed yet lack a file (a module deleted, a path moved): say which.
+python3 "$REQUIREMENTS" check
 
 # ------------------------------------------------------------ docker engine
 

@@ -34,6 +34,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """--proxies: every server and module the proxy tests load is checked before any test
+    runs, so a missing one stops the run naming its package (not a dlopen error mid-run)."""
+    if config.getoption("--proxies"):
+        from tests.host_requirements import missing, report
+
+        absent = missing(("proxies",))
+        if absent:
+            raise pytest.UsageError(f"--proxies given, but the host lacks:\n{report(absent)}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for marker, option in (("engine", "--engine"), ("proxies", "--proxies")):
         if config.getoption(option):

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.host_requirements import APACHE_MODULE_DIR, APACHE_MODULES, NGINX_STREAM_MODULE
+
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLIENT_IP = "127.0.0.2"  # the client connects from here so forwarded client IPs are visible
 STRAY_HEADERS = {"Access-Control-Max-Age": "600", "X-Powered-By": "echo"}
@@ -455,7 +457,7 @@ class Server:
 def _nginx_main(s: Server) -> str:
     r = s.root
     stream = any(n.startswith("nginx-stream/") for n in s.files)
-    lines = ["load_module /usr/lib/nginx/modules/ngx_stream_module.so;"] if stream else []
+    lines = [f"load_module {NGINX_STREAM_MODULE};"] if stream else []
     if is_root():
         lines.append("user www-data www-data;")
     lines += [
@@ -480,21 +482,9 @@ def _nginx_main(s: Server) -> str:
 
 def _apache_main(s: Server) -> str:
     r = s.root
-    mods = [
-        "mpm_event",
-        "authz_core",
-        "mime",
-        "alias",
-        "proxy",
-        "proxy_http",
-        "proxy_wstunnel",
-        "headers",
-        "ssl",
-        "rewrite",
-        "remoteip",
-        "socache_shmcb",
-    ]
-    loads = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in mods)
+    loads = "\n".join(
+        f"LoadModule {m}_module {APACHE_MODULE_DIR}/mod_{m}.so" for m in APACHE_MODULES
+    )
     user = "User www-data\nGroup www-data\n" if is_root() else ""
     listens = "\n".join(f"Listen 127.0.0.1:{p}" for p in s.extra["listen"])
     includes = "\n".join(f"Include {r / n}" for n in sorted(s.files))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,11 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# Put in front of every compose project, container and network this test session makes
+# (the site's name_prefix, stackctl/names.py), so a run never meets a user's stacks (ente,
+# ente-museum, ente.lan) or another run's, and removes only what it made.
+RUN_PREFIX = f"t{secrets.token_hex(4)}-"
 
 # Local builds standing in for upstream images (tests/images/build.sh makes them).
 TEST_IMAGES = {
@@ -97,6 +103,7 @@ def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
             f'stacks_root = "{tmp_path}/stacks"',
             f'subnet_pool = ["{pool}"]',
             f'proxy_root = "{tmp_path}/proxyroot"',
+            f'name_prefix = "{RUN_PREFIX}"',
         ]
         text = "\n".join(lines) + "\n" + extra + "\n"
         if images:

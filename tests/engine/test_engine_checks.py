@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 import shutil
 
@@ -12,13 +14,12 @@ from stackctl.deploy import ensure_network
 from stackctl.engine import open_engine
 from stackctl.errors import NetworkError
 from stackctl.files import RenderedFile, apply_plan, plan_files
-from stackctl.names import stack_names
 from stackctl.network import layout
 from stackctl.recipe import all_recipes
 from stackctl.render import StackInputs, render_stack
 from stackctl.settings import parse_site, stack_settings
 
-from .conftest import docker
+from .conftest import RUN_LABEL, docker, free_port, names, run_pool, teardown_stack
 
 pytestmark = pytest.mark.engine
 
@@ -87,7 +88,7 @@ def test_every_rendered_stack_passes_compose_config(tmp_path, engine_ready, name
     settings = stack_settings(site, name, recipe.settings, list(all_recipes()))
     stack_dir = site.stack_dir(name)
     secrets.ensure(recipe, stack_dir)
-    plan = layout(recipe.network.name, "10.214.0.0/24", recipe.network.fixed_ips, "test")
+    plan = layout(site.names(name).network, "10.214.0.0/24", recipe.network.fixed_ips, "test")
     files = render_stack(StackInputs(recipe, site, settings, plan, secrets.load(stack_dir), {}))
     apply_plan(stack_dir, plan_files(stack_dir, files, {}), {})
     open_engine().compose_config(stack_dir, name)  # raises EngineError with compose's own message
@@ -122,57 +123,54 @@ def test_compose_config_reports_a_broken_file(tmp_path, engine_ready):
 
 
 def test_network_is_created_with_the_plan_and_found_again(engine_ready):
-    name = "stackctl-test-net.lan"
-    docker("network", "rm", name, check=False)
-    plan = layout(name, "10.215.3.0/24", {"app": 7}, "test")
+    stack = names("nettest")
+    name, fixed = stack.network, stack.container("fixed")
+    net = ipaddress.ip_network(run_pool(1))  # this run's own: no other run or user has it
+    subnet, second = (str(s) for s in itertools.islice(net.subnets(new_prefix=24), 3, 5))
+    plan = layout(name, subnet, {"app": 7}, "test")
     engine = open_engine()
     try:
-        assert ensure_network(engine, plan, stack_names("test")) is True
+        assert ensure_network(engine, plan, stack) is True
         found = engine.network(name)
-        assert found is not None and found.subnets == ("10.215.3.0/24",)
-        assert (found.gateway, found.ip_range) == ("10.215.3.1", "10.215.3.0/25")
-        assert (
-            ensure_network(engine, plan, stack_names("test")) is False
-        )  # re-run: found, unchanged
+        assert found is not None and found.subnets == (subnet,)
+        base = subnet.rsplit(".", 1)[0]
+        assert (found.gateway, found.ip_range) == (f"{base}.1", f"{base}.0/25")
+        assert ensure_network(engine, plan, stack) is False  # re-run: found, unchanged
+        labels = json.loads(docker("network", "inspect", name).stdout)[0]["Labels"]
+        assert labels == {"org.stackctl.stack": "nettest", "org.stackctl.prefix": stack.prefix}
         # a container gets the fixed address the plan promised
         docker(
-            "run",
-            "-d",
-            "--name",
-            "stackctl-test-fixed",
-            "--network",
-            name,
-            "--ip",
-            plan.ips["app"],
-            "stackctl-test/debian:bookworm",
-            "sleep",
-            "30",
-        )
-        assert engine.network(name).containers["stackctl-test-fixed"] == "10.215.3.135"
-        other = layout(name, "10.215.4.0/24", {}, "test")
-        with pytest.raises(NetworkError, match="exists with subnet 10.215.3.0/24"):
-            ensure_network(engine, other, stack_names("test"))
+            "run", "-d", "--name", fixed, "--label", RUN_LABEL, "--network", name,
+            "--ip", plan.ips["app"], "stackctl-test/debian:bookworm", "sleep", "30",
+        )  # fmt: skip
+        assert engine.network(name).containers[fixed] == f"{base}.135"
+        other = layout(name, second, {}, "test")
+        with pytest.raises(NetworkError, match=f"exists with subnet {subnet}"):
+            ensure_network(engine, other, stack)
     finally:
-        docker("rm", "-f", "stackctl-test-fixed", check=False)
+        docker("rm", "-f", fixed, check=False)
         docker("network", "rm", name, check=False)
 
 
 def test_overlap_with_an_existing_docker_network_is_refused(
     engine_ready, site_file, run_cli, tmp_path
 ):
-    name = "stackctl-test-overlap"
-    docker("network", "rm", name, check=False)
-    docker("network", "create", "--subnet", "10.216.0.0/16", name)
+    name = names("overlap").network
+    taken = ipaddress.ip_network(run_pool(2))  # this run's own /16
+    inside = list(taken.subnets(new_prefix=24))[5]
+    docker("network", "create", "--label", RUN_LABEL, "--subnet", str(taken), name)
     try:
-        site_file(extra="[stacks.ente]\nsubnet = '10.216.5.0/24'\n")
+        site_file(extra=f"[stacks.ente]\nsubnet = '{inside}'\n")
         result = run_cli("deploy", "ente", "--dry-run")
         assert result.exit_code == 2
-        assert f"overlaps 10.216.0.0/16 (Docker network {name})" in result.stderr
+        assert f"overlaps {taken} (Docker network {name})" in result.stderr
         assert not (tmp_path / "stacks").exists()
         # the pool skips it by itself
-        site_file(pool="10.216.0.0/15")
+        wider = taken.supernet(new_prefix=15)
+        site_file(pool=str(wider))
         planned = run_cli("network", "plan", "ente", "--json")
-        assert json.loads(planned.stdout)[0]["subnet"] == "10.217.0.0/24"
+        subnet = ipaddress.ip_network(json.loads(planned.stdout)[0]["subnet"])
+        assert subnet.subnet_of(wider) and not subnet.overlaps(taken)
     finally:
         docker("network", "rm", name, check=False)
         shutil.rmtree(tmp_path / "stacks", ignore_errors=True)
@@ -184,8 +182,9 @@ def test_an_unreachable_image_is_a_clear_error_and_a_rerun_resumes(
     from tests.conftest import TEST_IMAGES
 
     images = {**TEST_IMAGES, "ghcr.io/ente/server": "registry.invalid/ente/server"}
+    ports = {"api_port": free_port(), "auth_port": free_port(), "s3_port": free_port()}
     site_file(
-        extra="[stacks.ente]\napi_port = 28181\nauth_port = 23323\ns3_port = 23201\n", images=images
+        extra="[stacks.ente]\n" + "".join(f"{k} = {v}\n" for k, v in ports.items()), images=images
     )
     try:
         result = run_cli("deploy", "ente")
@@ -201,4 +200,4 @@ def test_an_unreachable_image_is_a_clear_error_and_a_rerun_resumes(
             and "would pull registry.invalid/ente/server:latest" in again.stdout
         )
     finally:
-        docker("network", "rm", "ente.lan", check=False)
+        teardown_stack(tmp_path / "stacks" / "docker-ente", "ente")

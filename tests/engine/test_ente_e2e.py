@@ -23,7 +23,9 @@ import yaml
 from stackctl.envfile import read_env
 from stackctl.logs import strip_ansi
 
-from .conftest import docker
+from .conftest import docker, names
+
+NAMES = names("ente")  # this run's engine names for the stack
 
 pytestmark = pytest.mark.engine
 
@@ -79,9 +81,11 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
 
     # the network has the planned subnet, and museum its fixed address
     plan = first["network"]
-    network = json.loads(docker("network", "inspect", "ente.lan").stdout)[0]
+    network = json.loads(docker("network", "inspect", NAMES.network).stdout)[0]
     assert network["IPAM"]["Config"][0]["Subnet"] == plan["subnet"]
-    museum_ip = inspect("ente-museum")["NetworkSettings"]["Networks"]["ente.lan"]["IPAddress"]
+    museum_ip = inspect(NAMES.container("museum"))["NetworkSettings"]["Networks"][NAMES.network][
+        "IPAddress"
+    ]
     assert museum_ip == plan["ips"]["museum"]
 
     # the three hard-coded buckets exist on the S3 server
@@ -95,7 +99,7 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
         assert json.load(r)["message"] == "pong"
 
     # second deploy: nothing changes, containers are the same ones
-    ids = {n: inspect(n)["Id"] for n in ("ente-museum", "ente-postgres", "ente-minio")}
+    ids = {n: inspect(n)["Id"] for n in map(NAMES.container, ("museum", "postgres", "minio"))}
     second = deploy_json(run_cli)
     assert not second["changed"], second
     assert all(f["action"] == "identical" for f in second["files"])
@@ -119,7 +123,10 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     found = run_cli("extract", "ente", "ott", "friend@foo.bar", "--json")
     code = json.loads(found.stdout)[-1]["value"]
     assert len(code) == 6 and code.isdigit()
-    assert f"friend@foo.bar: Verification code: {code}" in docker("logs", "ente-museum").stderr
+    assert (
+        f"friend@foo.bar: Verification code: {code}"
+        in docker("logs", NAMES.container("museum")).stderr
+    )
 
     # --wait watches for a code that arrives later
     threading.Timer(
@@ -163,14 +170,16 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     )
 
     # promote an account: museum.yaml gets it, museum restarts and reads it
-    started = inspect("ente-museum")["State"]["StartedAt"]
+    started = inspect(NAMES.container("museum"))["State"]["StartedAt"]
     promoted = run_cli("run", "ente", "promote-admin", "5551234567654321")
     assert promoted.exit_code == 0, promoted.stderr
     museum_yaml = yaml.safe_load((ente_site["stack_dir"] / "museum.yaml").read_text())
     assert museum_yaml["internal"]["admins"] == [5551234567654321]
-    assert inspect("ente-museum")["State"]["StartedAt"] != started
+    assert inspect(NAMES.container("museum"))["State"]["StartedAt"] != started
     deadline = time.monotonic() + 30
-    while "admins=[5551234567654321]" not in strip_ansi(docker("logs", "ente-museum").stderr):
+    while "admins=[5551234567654321]" not in strip_ansi(
+        docker("logs", NAMES.container("museum")).stderr
+    ):
         assert time.monotonic() < deadline, "museum did not read the new admin list"
         time.sleep(0.5)
     again = run_cli("run", "ente", "promote-admin", "5551234567654321")
@@ -217,14 +226,17 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
         read_env(env_path) == env and (ente_site["data"] / "postgres-data" / "PG_VERSION").exists()
     )
     # a reinstall: the engine has forgotten the network; the restored folders bring it all back
-    docker("network", "rm", "ente.lan")
+    docker("network", "rm", NAMES.network)
     result = run_cli("deploy", "--all", "--json", "--wait", "180")
     assert result.exit_code == 0, result.stderr
     (back,) = json.loads(result.stdout[result.stdout.index("[") :])
     assert back["stack"] == "ente" and back["network_created"] and not back["secrets_created"]
     assert back["network"]["subnet"] == first["network"]["subnet"]
     assert (
-        inspect("ente-museum")["NetworkSettings"]["Networks"]["ente.lan"]["IPAddress"] == museum_ip
+        inspect(NAMES.container("museum"))["NetworkSettings"]["Networks"][NAMES.network][
+            "IPAddress"
+        ]
+        == museum_ip
     )
     assert read_env(env_path) == env
 
@@ -233,7 +245,7 @@ def test_deploy_killed_mid_bootstrap_resumes(ente_site, run_cli):
     deploy_json(run_cli)
     s3_client(ente_site).delete_bucket(Bucket="scw-eu-fr-v3")
     # freeze the S3 server: the bucket step now hangs inside its first request
-    docker("kill", "-s", "STOP", "ente-minio")
+    docker("kill", "-s", "STOP", NAMES.container("minio"))
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "stackctl", "deploy", "ente"],
@@ -254,7 +266,7 @@ def test_deploy_killed_mid_bootstrap_resumes(ente_site, run_cli):
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     finally:
-        docker("kill", "-s", "CONT", "ente-minio")
+        docker("kill", "-s", "CONT", NAMES.container("minio"))
     assert json.loads(state_path.read_text())["journal"]["buckets"]["status"] == "started"
     resumed = deploy_json(run_cli)
     assert [s["detail"] for s in resumed["steps"]] == ["created scw-eu-fr-v3"]

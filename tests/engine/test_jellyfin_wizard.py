@@ -20,7 +20,9 @@ import pytest
 from stackctl.envfile import read_env
 from tests.conftest import TEST_IMAGES
 
-from .conftest import docker, free_port, teardown_stack
+from .conftest import docker, free_port, names, teardown_stack
+
+NAMES = names("jellyfin")  # this run's engine names for the stack
 
 pytestmark = pytest.mark.engine
 
@@ -143,7 +145,7 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     )
 
     # the container: dedicated uid/gid, limits, loopback port, read-only media, healthy
-    inspect = json.loads(docker("inspect", "jellyfin-server").stdout)[0]
+    inspect = json.loads(docker("inspect", NAMES.container("server")).stdout)[0]
     assert inspect["Config"]["User"] == "990:990"
     assert inspect["HostConfig"]["NanoCpus"] == 2_000_000_000
     assert inspect["HostConfig"]["Memory"] == 1 << 30
@@ -169,7 +171,7 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     assert {c["auth"] for c in calls} <= {"none", "anonymous", "api-key", "session"}
     assert {c["auth"] for c in new if c["path"] != "/health"} <= {"anonymous", "api-key"}
     assert read_env(jellyfin["stack_dir"] / ".env")["JELLYFIN_API_KEY"] == env["JELLYFIN_API_KEY"]
-    assert "refused legacy authorization" not in docker("logs", "jellyfin-server").stdout
+    assert "refused legacy authorization" not in docker("logs", NAMES.container("server")).stdout
     # the stand-in's /socket echoes, as the proxy tests expect of the path
     from websockets.sync.client import connect
 
@@ -192,7 +194,9 @@ def test_base_url_sso_waiting_for_its_secret_and_a_lost_api_key(jellyfin, run_cl
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/jellyfin/health", timeout=5) as reply:
         assert reply.read() == b"Healthy"
     assert (
-        json.loads(docker("inspect", "jellyfin-server").stdout)[0]["State"]["Health"]["Status"]
+        json.loads(docker("inspect", NAMES.container("server")).stdout)[0]["State"]["Health"][
+            "Status"
+        ]
         == "healthy"
     )
     # the proxy routes carry the prefix, unstripped
@@ -201,11 +205,11 @@ def test_base_url_sso_waiting_for_its_secret_and_a_lost_api_key(jellyfin, run_cl
 
     # an API key revoked in the dashboard is replaced on the next deploy
     state_file = jellyfin["data"] / "config" / "standin-state.json"
-    docker("stop", "jellyfin-server")
+    docker("stop", NAMES.container("server"))
     state = json.loads(state_file.read_text())
     state["api_keys"] = []
     state_file.write_text(json.dumps(state))
-    docker("start", "jellyfin-server")
+    docker("start", NAMES.container("server"))
     old = read_env(jellyfin["stack_dir"] / ".env")["JELLYFIN_API_KEY"]
     set_secret(run_cli, monkeypatch, "JELLYFIN_SSO_CLIENT_SECRET", "kc-secret")
     second = deploy(run_cli)

@@ -34,7 +34,9 @@ from stackctl.stack import network_plan, open_stack, render_files
 from stackctl.steps import StepContext, step_runner
 from stackctl.steps.postgres import password_matches
 
-from .conftest import docker, free_port, teardown_stack
+from .conftest import docker, free_port, names, teardown_stack
+
+NAMES = names("mastodon")  # this run's engine names for the stack
 
 pytestmark = pytest.mark.engine
 
@@ -50,7 +52,7 @@ STANDIN_MIGRATIONS = ["20240101000001", "20240101000002", "20240101000003", "202
 
 
 def teardown(stack_dir: Path) -> None:
-    teardown_stack(stack_dir, "mastodon", ("mastodon_internal_network",))
+    teardown_stack(stack_dir, "mastodon")
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def mastodon(tmp_path, engine_ready, site_file):
 
 def sql(query: str, database: str = "mastodon_production") -> str:
     done = docker(
-        "exec", "-u", "postgres", "mastodon-db",
+        "exec", "-u", "postgres", NAMES.container("db"),
         "psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-d", database, "-c", query,
         check=False,
     )  # fmt: skip
@@ -150,7 +152,7 @@ def crash_deploy_at(site: dict, pause: str, event: str) -> Path:
 
 def remove_one_offs() -> list[str]:
     found = docker(
-        "ps", "-q", "--filter", "label=com.docker.compose.project=mastodon",
+        "ps", "-q", "--filter", f"label=com.docker.compose.project={NAMES.project}",
         "--filter", "label=com.docker.compose.oneoff=True",
     ).stdout.split()  # fmt: skip
     for container in found:
@@ -181,7 +183,7 @@ def test_compose_config_with_sso_search_and_mail_auth(tmp_path, engine_ready):
     secret_store.ensure(recipe, stack_dir)
     secret_store.set_value(recipe, stack_dir, "OIDC_CLIENT_SECRET", "kc-secret")
     secret_store.set_value(recipe, stack_dir, "SMTP_PASSWORD", "mail $ecret")
-    plan = layout("mastodon.lan", "10.214.0.0/24", recipe.network.fixed_ips, "test")
+    plan = layout(site.names("mastodon").network, "10.214.0.0/24", recipe.network.fixed_ips, "test")
     files = render_stack(
         StackInputs(recipe, site, settings, plan, secret_store.load(stack_dir), {})
     )
@@ -212,9 +214,9 @@ def start_db(site: dict):
     apply_plan(stack.dir, render_files(stack, plan, stack.secrets()), stack.state.files)
     stack.state.network = plan.as_state()
     stack.state.save()
-    ensure_network(engine, plan, "mastodon")
+    ensure_network(engine, plan, stack.names)
     ensure_dirs(stack)
-    engine.compose_up(stack.dir, "mastodon", services=["db"], wait_seconds=120)
+    engine.compose_up(stack.dir, stack.names.project, services=["db"], wait_seconds=120)
     return StepContext(stack, engine, plan, stack.secrets())
 
 
@@ -224,7 +226,9 @@ def login(user: str, password: str) -> subprocess.CompletedProcess:
         'PGPASSWORD="$1" psql -X -t -A -h "$(hostname -i | cut -d" " -f1)" '
         '-U "$2" -d postgres -c "SELECT current_user"'
     )
-    return docker("exec", "mastodon-db", "sh", "-c", script, "-", password, user, check=False)
+    return docker(
+        "exec", NAMES.container("db"), "sh", "-c", script, "-", password, user, check=False
+    )
 
 
 def test_role_is_created_once_against_real_postgres(mastodon):
@@ -343,15 +347,15 @@ def test_first_run_then_a_rerun_that_changes_nothing(mastodon, run_cli):
     ) as r:
         assert r.read() == b"OK"
     for service in ("web", "sidekiq"):
-        address = inspect(f"mastodon-{service}")["NetworkSettings"]["Networks"]["mastodon.lan"]
+        address = inspect(NAMES.container(service))["NetworkSettings"]["Networks"][NAMES.network]
         assert address["IPAddress"] == first["network"]["ips"][service]
     for service in ("web", "streaming", "sidekiq", "db", "redis"):
-        assert inspect(f"mastodon-{service}")["State"]["Health"]["Status"] == "healthy"
+        assert inspect(NAMES.container(service))["State"]["Health"]["Status"] == "healthy"
     public = mastodon["data"] / "public" / "system"
     assert (public.stat().st_uid, public.stat().st_gid) == (991, 991)
 
     # re-run: nothing happens to the database or the containers
-    ids = {s: inspect(f"mastodon-{s}")["Id"] for s in ("web", "sidekiq", "db")}
+    ids = {s: inspect(NAMES.container(s))["Id"] for s in ("web", "sidekiq", "db")}
     before = events()
     second = deploy(run_cli)
     assert not second["changed"], second
@@ -359,7 +363,7 @@ def test_first_run_then_a_rerun_that_changes_nothing(mastodon, run_cli):
     assert second["outcome"]["database"] == ("unchanged", "schema migrated for v4.7.2")
     assert second["outcome"]["owner"] == ("skipped", "done earlier")
     assert events() == before
-    assert {s: inspect(f"mastodon-{s}")["Id"] for s in ids} == ids
+    assert {s: inspect(NAMES.container(s))["Id"] for s in ids} == ids
     assert "shown once" not in second["stderr"]
 
     # forgetting the kept password
@@ -420,7 +424,7 @@ def test_interrupted_owner_creation_gets_a_new_password(mastodon, run_cli):
 
 def test_upgrade_runs_pre_and_post_deployment_migrations_around_the_restart(mastodon, run_cli):
     deploy(run_cli)
-    web_before = inspect("mastodon-web")["Id"]
+    web_before = inspect(NAMES.container("web"))["Id"]
     build = subprocess.run(
         ["docker", "build", "-q", "-t", f"{STANDIN}:v4.7.3", "-"],
         input=f"FROM {STANDIN}:v4.7.2\nENV MASTODON_STANDIN_VERSION=4.7.3\n",
@@ -441,8 +445,8 @@ def test_upgrade_runs_pre_and_post_deployment_migrations_around_the_restart(mast
     assert "web: booted 4.7.3; pending: 20260901000002" in new
     assert new[-1] == "rails: db:migrate: 20260901000002"
     assert new.index("web: booted 4.7.3; pending: 20260901000002") < len(new) - 1
-    assert inspect("mastodon-web")["Config"]["Image"] == f"{STANDIN}:v4.7.3"
-    assert inspect("mastodon-web")["Id"] != web_before
+    assert inspect(NAMES.container("web"))["Config"]["Image"] == f"{STANDIN}:v4.7.3"
+    assert inspect(NAMES.container("web"))["Id"] != web_before
 
     again = run_cli("run", "mastodon", "upgrade")
     assert "nothing to upgrade" in again.stdout
@@ -450,7 +454,7 @@ def test_upgrade_runs_pre_and_post_deployment_migrations_around_the_restart(mast
     # skipping a minor series is refused before anything is restarted
     docker("tag", f"{STANDIN}:v4.7.3", f"{STANDIN}:v4.9.0")
     mastodon["configure"](version="v4.9.0")
-    web_id = inspect("mastodon-web")["Id"]
+    web_id = inspect(NAMES.container("web"))["Id"]
     refused = run_cli("deploy", "mastodon", "--wait", "120")
     assert refused.exit_code == 1 and "skips a minor series" in refused.stderr
-    assert inspect("mastodon-web")["Id"] == web_id
+    assert inspect(NAMES.container("web"))["Id"] == web_id

@@ -17,11 +17,17 @@
 # 2. Every other image is `docker build`-t FROM it, from tests/images/<name>/.
 #    Packages come from Debian over plain HTTP; pip (only the MinIO stand-in
 #    needs PyPI) trusts the host's CA bundle, copied into the build context.
+# 3. A folder with a prepare.sh (etherpad, wbo) builds a real app from an
+#    upstream source snapshot in ../shared/upstream/ beside the repo:
+#    prepare.sh fills the build context on the host (Node 24 and pnpm from the
+#    npm registry, package stores in the cache folder), and the snapshot's
+#    checksum is part of the image's build hash. See tests/images/upstream.sh.
 #
 # Environment:
 #   STACKCTL_TEST_CACHE      cache folder        (default /var/cache/stackctl-test)
 #   STACKCTL_DEBIAN_MIRROR   Debian mirror       (default http://deb.debian.org/debian)
 #   STACKCTL_CA_BUNDLE       CA bundle for pip   (default /etc/ssl/certs/ca-certificates.crt)
+#   STACKCTL_UPSTREAM_DIR    source snapshots    (default <repo>/../shared/upstream)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +49,9 @@ IMAGES=(
     "jellyfin-standin=stackctl-test/jellyfin-standin:latest"
     "redis=stackctl-test/redis:7"
     "mastodon-standin=stackctl-test/mastodon-standin:latest"
+    "mariadb=stackctl-test/mariadb:10.11"
+    "etherpad=stackctl-test/etherpad:2.5.3"
+    "wbo=stackctl-test/wbo:2.17.0"
 )
 
 FORCE=0
@@ -217,10 +226,23 @@ build_base() {
 
 # ---------------------------------------------------------- derived images
 
+# Hash of the folder plus, for an image built from an upstream snapshot, what
+# its prepare.sh says it is built from.
+build_hash() {
+    local dir="$1" inputs
+    if [ ! -x "$dir/prepare.sh" ]; then
+        folder_hash "$dir"
+        return
+    fi
+    inputs="$(STACKCTL_TEST_CACHE="$CACHE" STACKCTL_CA_BUNDLE="$CA_BUNDLE" "$dir/prepare.sh" --inputs)" ||
+        die "cannot tell what $(basename "$dir") is built from"
+    printf '%s\n%s\n' "$(folder_hash "$dir")" "$inputs" | sha256sum | cut -c1-16
+}
+
 build_one() {
     local name="$1" tag="$2" dir="$HERE/$1" hash ctx
     [ -f "$dir/Dockerfile" ] || die "missing $dir/Dockerfile"
-    hash="$(folder_hash "$dir")"
+    hash="$(build_hash "$dir")"
     if [ "$FORCE" = 0 ] && up_to_date "$tag" "$hash"; then
         log "$tag exists; skipping"
         return 0
@@ -230,8 +252,14 @@ build_one() {
     trap "rm -rf '$ctx'" RETURN
     cp -a "$dir/." "$ctx/"
     cp "$CA_BUNDLE" "$ctx/ca-bundle.crt"
+    local start=$SECONDS old
+    if [ -x "$dir/prepare.sh" ]; then
+        log "preparing $tag from its upstream snapshot"
+        STACKCTL_TEST_CACHE="$CACHE" STACKCTL_CA_BUNDLE="$CA_BUNDLE" "$dir/prepare.sh" "$ctx" ||
+            die "preparing $tag failed"
+    fi
     log "building $tag"
-    local start=$SECONDS old args=(--pull=false --label "$HASH_LABEL=$hash" -t "$tag")
+    local args=(--pull=false --label "$HASH_LABEL=$hash" -t "$tag")
     old="$(image_id "$tag")"
     if [ "$FORCE" = 1 ]; then
         args+=(--no-cache)

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ALL=(postgres socat minio-standin museum-standin ente-web-standin ente-cli-standin jellyfin-standin
-    redis mastodon-standin)
+    redis mastodon-standin mariadb etherpad wbo)
 if [ $# -gt 0 ]; then
     SELECTED=("$@")
 else
@@ -437,6 +437,112 @@ test_mastodon_standin() {
         problem "sidekiq process title" || return 1
     [ "$(docker exec "$RUN_ID-mweb" id -u)" = 991 ] || problem "not uid 991" || return 1
     say "missing keys refused; web, streaming and sidekiq health checks pass as uid 991"
+}
+
+# ------------------------------------------------------------------ mariadb
+
+test_mariadb() {
+    local image=stackctl-test/mariadb:10.11 out
+    run mdb -e MARIADB_ROOT_PASSWORD=rootpw -e MARIADB_DATABASE=d -e MARIADB_USER=u \
+        -e MARIADB_PASSWORD="p'w" "$image"
+    wait_for 60 docker exec "$RUN_ID-mdb" healthcheck.sh --connect --innodb_initialized ||
+        problem "healthcheck.sh --connect --innodb_initialized never passed" || return 1
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
+        mariadb -h mdb -u u "-pp'w" d -N -e 'select current_user(), database()')" ||
+        problem "TCP login as MARIADB_USER failed" || return 1
+    [ "$out" = "$(printf 'u@%%\td')" ] || problem "unexpected answer: $out" || return 1
+    say "TCP login as MARIADB_USER into MARIADB_DATABASE: ok"
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
+        mariadb -h mdb -u root -prootpw -N -e "show grants for 'u'@'%'")" ||
+        problem "root login over the network failed" || return 1
+    grep -q 'GRANT ALL PRIVILEGES ON `d`.\* TO `u`@`%`' <<<"$out" || problem "grants: $out" || return 1
+    out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
+        mariadb -h mdb -u u -pwrong -e 'select 1' 2>&1)" && {
+        problem "wrong password was accepted"
+        return 1
+    }
+    grep -q "Access denied for user 'u'" <<<"$out" || problem "wrong password: $out" || return 1
+    say "root from the network; wrong password: Access denied"
+    out="$(docker run --rm --label "$RUN_ID" "$image" 2>&1)" && {
+        problem "initialised without a root password option"
+        return 1
+    }
+    grep -q 'password option is not specified' <<<"$out" || problem "no root password: $out" || return 1
+    say "refuses to init without MARIADB_ROOT_PASSWORD (or ALLOW_EMPTY/RANDOM)"
+}
+
+# ----------------------------------------------------------------- etherpad
+
+test_etherpad() {
+    start_postgres epdb ep pw ep || return 1
+    run etherpad -e DB_TYPE=postgres -e DB_HOST=epdb -e DB_PORT=5432 -e DB_NAME=ep -e DB_USER=ep \
+        -e DB_PASS=pw -e AUTHENTICATION_METHOD=apikey -e ADMIN_PASSWORD=adminpw \
+        stackctl-test/etherpad:2.5.3
+    local ip key out
+    ip="$(ip_of etherpad)"
+    wait_for 120 sh -c "docker exec $RUN_ID-etherpad curl -fsS localhost:9001/health | grep -q '\"status\":\"pass\"'" ||
+        problem "/health never said pass: $(logs_of etherpad | tail -n 20)" || return 1
+    say "/health: $(http_get "http://$ip:9001/health")"
+    [ "$(docker exec "$RUN_ID-etherpad" id -u):$(docker exec "$RUN_ID-etherpad" id -g)" = 5001:0 ] ||
+        problem "not uid 5001 gid 0" || return 1
+    key="$(docker exec "$RUN_ID-etherpad" cat /opt/etherpad-lite/APIKEY.txt)" ||
+        problem "no APIKEY.txt with AUTHENTICATION_METHOD=apikey" || return 1
+    out="$(http_get "http://$ip:9001/api/1.3.0/createPad?apikey=$key&padID=smoke&text=hello-smoke")" ||
+        problem "createPad failed" || return 1
+    [ "$out" = '{"code":0,"message":"ok","data":null}' ] || problem "createPad said $out" || return 1
+    out="$(http_get "http://$ip:9001/api/1.3.0/getText?apikey=$key&padID=smoke")"
+    [ "$out" = '{"code":0,"message":"ok","data":{"text":"hello-smoke\n"}}' ] ||
+        problem "getText said $out" || return 1
+    out="$("$PY" - "http://$ip:9001/api/1.3.0/getText?apikey=wrong&padID=smoke" <<'EOF'
+import sys, urllib.request as u
+try:
+    r = u.urlopen(sys.argv[1], timeout=5)
+    print(r.status, r.read().decode())
+except u.HTTPError as e:
+    print(e.code, e.read().decode())
+EOF
+)"
+    grep -q '^401 .*"code":4' <<<"$out" || problem "a wrong API key got $out" || return 1
+    out="$(docker exec "$RUN_ID-epdb" psql -U ep -d ep -Atc "select value from store where key = 'pad:smoke'")"
+    grep -q 'hello-smoke' <<<"$out" || problem "pad row not in Postgres: $out" || return 1
+    say "API key: createPad/getText, wrong key refused (code 4); the pad is a row in Postgres"
+    out="$("$PY" - "$ip" <<'EOF'
+import base64, sys, urllib.request as u
+def status(pw):
+    auth = base64.b64encode(f"admin:{pw}".encode()).decode()
+    req = u.Request(f"http://{sys.argv[1]}:9001/admin-auth/", method="POST",
+                    headers={"Authorization": "Basic " + auth})
+    try:
+        return u.urlopen(req, timeout=5).status
+    except u.HTTPError as e:
+        return e.code
+print(status("adminpw"), status("wrong"))
+EOF
+)"
+    [ "$out" = "200 401" ] || problem "admin-auth right/wrong password: $out" || return 1
+    say "ADMIN_PASSWORD: admin-auth 200, wrong password 401"
+}
+
+# ---------------------------------------------------------------------- wbo
+
+test_wbo() {
+    run wbo -e PORT=8080 stackctl-test/wbo:2.17.0
+    run wbo80 stackctl-test/wbo:2.17.0
+    local ip out
+    ip="$(ip_of wbo)"
+    wait_for 30 http_get "http://$ip:8080/manifest.json" || problem "/manifest.json on PORT=8080" || return 1
+    out="$(http_get "http://$ip:8080/manifest.json")"
+    "$PY" -c 'import json,sys; assert "WBO" in json.loads(sys.argv[1])["name"]' "$out" ||
+        problem "manifest: $out" || return 1
+    out="$(http_get "http://$ip:8080/boards/smoke")" || problem "/boards/smoke" || return 1
+    grep -qi '<html' <<<"$out" || problem "/boards/smoke is not a page" || return 1
+    say "PORT=8080: /manifest.json and /boards/smoke"
+    wait_for 30 http_get "http://$(ip_of wbo80):80/manifest.json" ||
+        problem "default port 80 as uid 1000" || return 1
+    [ "$(docker exec "$RUN_ID-wbo" id -u):$(docker exec "$RUN_ID-wbo" pwd)" = 1000:/opt/app ] ||
+        problem "not uid 1000 in /opt/app" || return 1
+    docker exec "$RUN_ID-wbo" test -w /opt/app/server-data || problem "server-data not writable" || return 1
+    say "default PORT 80 as uid 1000; /opt/app/server-data writable"
 }
 
 # --------------------------------------------------------------------- main

@@ -12,9 +12,13 @@ from stackctl.commands.options import chosen_stacks
 from stackctl.engine_fake import FakeEngine
 from stackctl.envfile import read_env
 from stackctl.errors import StackctlError
+from stackctl.names import stack_names
 from stackctl.settings import parse_site
+from tests.conftest import RUN_PREFIX
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+NETWORK = stack_names("ente", RUN_PREFIX).network  # site_file sets the run's name prefix
 
 
 def stack_folders(root: Path) -> list[str]:
@@ -132,14 +136,14 @@ def test_network_release_forgets_the_subnet_of_a_stack_without_network(
     assert result.exit_code == 0, result.stderr
     assert "released subnet 10.213.4.0/24 of ente" in result.stdout
     assert saved_network(tmp_path, "ente") == {}
-    assert ("network", "ente.lan") in allocated.calls  # it did ask the engine
+    assert ("network", NETWORK) in allocated.calls  # it did ask the engine
 
 
 def test_network_release_refuses_while_the_network_exists(allocated, run_cli, tmp_path):
-    allocated.create_network("ente.lan", "10.213.4.0/24", "10.213.4.1", "10.213.4.0/25", {})
+    allocated.create_network(NETWORK, "10.213.4.0/24", "10.213.4.1", "10.213.4.0/25", {})
     result = run_cli("network", "release", "ente")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: Docker network ente.lan of ente exists")
+    assert result.stderr.startswith(f"error: Docker network {NETWORK} of ente exists")
     assert saved_network(tmp_path, "ente")["subnet"] == "10.213.4.0/24"
 
 

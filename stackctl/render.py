@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
 
+from stackctl.envfile import format_value
 from stackctl.errors import RecipeError
 from stackctl.files import RenderedFile
 from stackctl.network import NetworkPlan
@@ -38,6 +39,10 @@ def _yaml_quote(value: Any) -> str:
     return json.dumps(value)
 
 
+def _env_value(value: Any) -> str:
+    return format_value("" if value is None else str(value))
+
+
 def _env_ref(name: str) -> str:
     return '"${' + name + ':?missing from .env: run stackctl secrets gen}"'
 
@@ -56,6 +61,8 @@ def environment(folder: Path) -> Environment:
     )
     env.filters["q"] = _yaml_quote
     env.filters["env"] = _env_ref
+    # a value in an env file compose reads (`env_file:`): taken literally, `$`, `#`, quotes and all
+    env.filters["env_value"] = _env_value
     return env
 
 

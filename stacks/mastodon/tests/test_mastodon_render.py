@@ -1,13 +1,11 @@
 """The Mastodon recipe rendered purely: compose structure, .env.production, proxy routes."""
 
-import io
 import re
 
 import pytest
 import yaml
-from dotenv import dotenv_values
 
-from stackctl.errors import RecipeError
+from stackctl.envfile import parse_env
 from stackctl.network import layout
 from stackctl.recipe import get_recipe
 from stackctl.render import StackInputs, render_stack, stack_vhosts
@@ -46,7 +44,12 @@ def compose(**kwargs):
 
 
 def env(**kwargs):
-    return dotenv_values(stream=io.StringIO(render(**kwargs)[".env.production"].content))
+    """.env.production as compose reads it (the strict reader follows compose's rules)."""
+    return read_env_text(render(**kwargs)[".env.production"].content)
+
+
+def read_env_text(text):
+    return {entry.key: entry.value for entry in parse_env(text, ".env.production")}
 
 
 def test_compose_follows_the_seed_with_pinned_images():
@@ -222,18 +225,14 @@ def test_mail_from_the_site_relay():
     assert (values["SMTP_LOGIN"], values["SMTP_AUTH_METHOD"]) == ("apps", "plain")
     assert values["SMTP_FROM_ADDRESS"] == "toot@home.lan"
     assert values["SMTP_OPENSSL_VERIFY_MODE"] == "none"
-    # single quotes keep a password literal (no interpolation of "$")
-    assert (
-        "SMTP_PASSWORD='p@ss w$rd'"
-        in render(
-            site_raw={"mail": {"relay_host": "m.lan", "username": "apps"}},
-            secrets={"SMTP_PASSWORD": "p@ss w$rd"},
-        )[".env.production"].content.splitlines()
-    )
-    with pytest.raises(RecipeError, match="single quote"):
-        render(
-            site_raw={"mail": {"relay_host": "m.lan", "username": "apps"}},
-            secrets={"SMTP_PASSWORD": "it's"},
+    # quoting keeps a password literal: no interpolation of "$", no comment at " #"
+    for password in ("p@ss w$rd", "it's", "$HOME #x", "back\\slash\\"):
+        assert (
+            env(
+                site_raw={"mail": {"relay_host": "m.lan", "username": "apps"}},
+                secrets={"SMTP_PASSWORD": password},
+            )["SMTP_PASSWORD"]
+            == password
         )
 
 
@@ -331,3 +330,27 @@ def test_alternate_domains_become_aliases_of_the_web_vhost():
     settings = stack_settings(site, "mastodon", recipe.settings, list(all_recipes()))
     web = next(v for v in stack_vhosts(recipe, site, settings) if v.name == "web")
     assert web.aliases == ("social.example.org",)
+
+
+HOSTILE = "$HOME #x 'q' \"d\" back\\slash é"
+
+
+def test_every_value_reaches_mastodon_as_written():
+    """.env.production is read by compose: `$`, ` #`, quotes and backslashes stay literal."""
+    values = env(
+        site_raw={
+            "mail": {"relay_host": "smtp.home.lan", "username": HOSTILE},
+            "sso": {**SSO["sso"], "display_name": HOSTILE},
+        },
+        stack_raw={"s3": True, "s3_bucket": HOSTILE, "s3_endpoint": HOSTILE},
+        secrets={
+            "SMTP_PASSWORD": HOSTILE,
+            "AWS_ACCESS_KEY_ID": HOSTILE,
+            "AWS_SECRET_ACCESS_KEY": HOSTILE + "\\",
+            "OIDC_CLIENT_SECRET": HOSTILE,
+        },
+    )
+    for key in ("SMTP_LOGIN", "SMTP_PASSWORD", "OIDC_DISPLAY_NAME", "S3_BUCKET", "S3_ENDPOINT"):
+        assert values[key] == HOSTILE, key
+    assert values["AWS_ACCESS_KEY_ID"] == values["OIDC_CLIENT_SECRET"] == HOSTILE
+    assert values["AWS_SECRET_ACCESS_KEY"] == HOSTILE + "\\"

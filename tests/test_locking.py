@@ -8,6 +8,7 @@ competing commands start their read-modify-write at the same moment.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import subprocess
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.engine_fake import FakeEngine
 from stackctl.envfile import read_env
+from stackctl.errors import EngineError
 
 ROUNDS = 20
 NEW_JWT = base64.urlsafe_b64encode(b"\x07" * 32).decode()  # a valid value for `secrets set`
@@ -243,3 +246,58 @@ def test_a_waiting_command_goes_on_when_the_lock_is_free(held_lock, tmp_path):
     assert "waiting for the lock on stack ente" in done.stderr
     assert "created" in done.stdout
     assert read_env(tmp_path / "stacks/docker-ente/.env")["ENTE_JWT_SECRET"]
+
+
+@pytest.fixture
+def writes_checked(site_file, tmp_path, monkeypatch):
+    """Every file replaced under a stack folder, and whether that stack's lock was held then.
+
+    All of stackctl's writers (state, .env, rendered files, kept values) end in os.replace."""
+    from stackctl import locking
+
+    site_file()
+    stacks = (tmp_path / "stacks").absolute()
+    seen: list[tuple[str, bool]] = []
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        target = Path(dst).absolute()
+        if target.is_relative_to(stacks):
+            folder = stacks / target.relative_to(stacks).parts[0]
+            held = (folder / ".stackctl" / "lock").absolute() in locking._held
+            seen.append((str(target.relative_to(stacks)), held))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    engine = FakeEngine()
+
+    def compose_up(*args, **kwargs):  # deploy has written everything by then; stop it there
+        raise EngineError("compose up stopped by the test")
+
+    monkeypatch.setattr(engine, "compose_up", compose_up)
+    monkeypatch.setattr("stackctl.engine.open_engine", lambda: engine)
+    return seen
+
+
+def test_every_write_to_a_stack_happens_under_its_lock(writes_checked, run_cli, monkeypatch):
+    commands = [
+        ("secrets", "gen", "ente"),
+        ("secrets", "rotate", "--force", "ente", "ENTE_JWT_SECRET"),
+        ("secrets", "set", "ente", "ENTE_JWT_SECRET"),
+        ("render", "ente"),
+        ("network", "release", "ente"),
+        ("render", "collabora"),
+        ("deploy", "ente"),
+        ("run", "ente", "promote-admin", "1580559962386438"),
+        ("down", "ente"),
+    ]
+    for command in commands:
+        stdin = io.TextIOWrapper(io.BytesIO(f"{NEW_JWT}\n".encode()))
+        monkeypatch.setattr(sys, "stdin", stdin)
+        result = run_cli(*command)
+        if command[0] == "deploy":
+            assert "compose up stopped by the test" in result.stderr
+        else:
+            assert result.exit_code == 0, (command, result.stderr)
+    assert len(writes_checked) >= len(commands)
+    assert [path for path, held in writes_checked if not held] == []

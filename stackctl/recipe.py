@@ -8,6 +8,7 @@ steps, log extractors and actions. Nothing in here runs anything.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -247,14 +248,42 @@ def load_recipe(folder: Path) -> Recipe:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc
 
 
+_recipe_paths: tuple[Path, ...] = ()
+
+
+def use_recipe_paths(paths: Iterable[str | Path]) -> None:
+    """Add the site's `recipe_paths`: folders whose subfolders are recipes, like stacks/."""
+    global _recipe_paths
+    wanted = tuple(Path(p) for p in paths)
+    if wanted != _recipe_paths:
+        _recipe_paths = wanted
+        all_recipes.cache_clear()
+
+
+def recipe_folders() -> list[Path]:
+    """The shipped recipes, then each folder of every `recipe_paths` entry, in order."""
+    folders = []
+    for root in (stacks_dir(), *_recipe_paths):
+        if not root.is_dir():
+            raise RecipeError(
+                f"recipe path {root} is not a folder", "fix recipe_paths in stackctl.toml"
+            )
+        folders += [f for f in sorted(root.iterdir()) if (f / "recipe.toml").is_file()]
+    return folders
+
+
 @cache
 def all_recipes() -> dict[str, Recipe]:
-    """Every folder under stacks/ with a recipe.toml is a recipe: adding an app is adding a folder."""
-    found = {}
-    for folder in sorted(stacks_dir().iterdir()):
-        if (folder / "recipe.toml").is_file():
-            recipe = load_recipe(folder)
-            found[recipe.name] = recipe
+    """Every folder with a recipe.toml is a recipe: adding an app is adding a folder."""
+    found: dict[str, Recipe] = {}
+    for folder in recipe_folders():
+        recipe = load_recipe(folder)
+        if recipe.name in found:
+            raise RecipeError(
+                f"two recipes are named {recipe.name!r}: {found[recipe.name].folder} and {folder}",
+                "rename one (its `name` in recipe.toml); a recipe cannot replace another",
+            )
+        found[recipe.name] = recipe
     return found
 
 

@@ -250,3 +250,48 @@ def _settings_in(source: str) -> set[str]:
 
 def _is_settings(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Name) and node.name == "settings"
+
+
+def check_folder(folder: Path) -> list[Problem]:
+    """Everything `stackctl recipes check` reports for one folder: its file, its code, its
+    keys, then a render with default settings and stand-in secrets."""
+    import tomllib
+
+    from stackctl import recipe_module
+    from stackctl.errors import StackctlError
+
+    toml = folder / "recipe.toml"
+    if not toml.is_file():
+        return [Problem(folder, "", "holds no recipe.toml")]
+    try:
+        raw = tomllib.loads(toml.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return [Problem(toml, "", f"cannot be read as TOML: {exc}")]
+    try:
+        recipe_module.load(folder)
+    except StackctlError as exc:
+        return [Problem(folder / recipe_module.MODULE_FILE, "", exc.message)]
+    found = check_raw(raw, folder)
+    if found:
+        return found
+    try:
+        _render_with_defaults(folder)
+    except StackctlError as exc:
+        found.append(Problem(toml, "", f"does not render with default settings: {exc.message}"))
+    return found
+
+
+def _render_with_defaults(folder: Path) -> None:
+    from stackctl.network import layout
+    from stackctl.recipe import load_recipe
+    from stackctl.render import StackInputs, render_stack
+    from stackctl.settings import parse_site, stack_settings
+
+    recipe = load_recipe(folder)
+    site = parse_site({"domain": "example.org"})
+    settings = stack_settings(site, recipe.name, recipe.settings, [recipe.name])
+    network = layout(
+        site.names(recipe.name).network, "10.99.0.0/24", recipe.network.fixed_ips, "check"
+    )
+    secrets = {n: "stand-in" for s in recipe.secrets for n in (s.name, s.companion) if n}
+    render_stack(StackInputs(recipe, site, settings, network, secrets, {}))

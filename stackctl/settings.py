@@ -42,6 +42,12 @@ SITE_FIELDS = (
         "Seconds a command waits while another one changes the same stack, then gives up",
     ),
     Field(
+        "recipe_paths",
+        "paths",
+        [],
+        "Folders holding your own recipes (one folder per recipe), used like the shipped ones",
+    ),
+    Field(
         "name_prefix",
         "text",
         "",
@@ -169,6 +175,7 @@ class Site:
     proxy_root: str = "/"
     lock_timeout: int = 600
     name_prefix: str = ""
+    recipe_paths: tuple[str, ...] = ()
     images: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
     mail: Mail = field(default_factory=Mail)
@@ -325,6 +332,7 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         proxy_root=values["proxy_root"],
         lock_timeout=values["lock_timeout"],
         name_prefix=values["name_prefix"],
+        recipe_paths=tuple(values["recipe_paths"]),
         images=dict(images),
         tls=Tls(**tls),
         mail=Mail(**mail),

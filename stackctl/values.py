@@ -109,6 +109,12 @@ def path(value: Any) -> str:
     return value.rstrip("/") or "/"
 
 
+def path_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueProblem(f"{value!r} is not a list of paths", '["/etc/stackctl/recipes"]')
+    return [path(item) for item in value]
+
+
 def cidr(value: Any) -> str:
     try:
         net = ipaddress.IPv4Network(str(value), strict=True)
@@ -216,6 +222,7 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "word": word,
     "email": email,
     "path": path,
+    "paths": path_list,
     "cidr": cidr,
     "cidrs": cidr_list,
     "ipv4": ipv4,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +114,12 @@ def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _shipped_recipes_only() -> Iterator[None]:
+    """A test's recipe_paths (set when its site loads) must not leak into the next test."""
+    yield
+    from stackctl.recipe import use_recipe_paths
+
+    use_recipe_paths(())

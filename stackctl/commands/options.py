@@ -13,13 +13,16 @@ verbose: int = 0
 
 
 def site() -> Site:
+    from stackctl.recipe import use_recipe_paths
     from stackctl.settings import load_site
 
     if verbose:  # rich is only loaded when something is printed
         from stackctl import console
 
         console.verbosity = verbose
-    return load_site(config_path)
+    loaded = load_site(config_path)
+    use_recipe_paths(loaded.recipe_paths)  # the site's own recipes join the shipped ones
+    return loaded
 
 
 def chosen_stacks(

@@ -1,7 +1,8 @@
-"""`stackctl recipes` and `stackctl recipes show NAME`."""
+"""`stackctl recipes`, `stackctl recipes show NAME` and `stackctl recipes check PATH`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +23,10 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from stackctl import console
+        from stackctl.commands.options import site
         from stackctl.recipe import all_recipes
+
+        site()  # the site's recipe_paths add recipes
 
         if json:
             console.print_json(
@@ -58,11 +62,45 @@ def register(app: typer.Typer) -> None:
         from stackctl.recipe import get_recipe
         from stackctl.views import recipe_details
 
+        settings = site()
         recipe = get_recipe(name)
-        details = recipe_details(recipe, site())
+        details = recipe_details(recipe, settings)
         if json:
             console.print_json(details)
             return
         from stackctl.views import print_recipe
 
         print_recipe(details)
+
+    @group.command("check")
+    def check(
+        paths: Annotated[
+            list[Path], typer.Argument(help="Recipe folders (or folders of recipe folders)")
+        ],
+    ) -> None:
+        """Check recipe folders: every problem, with its file and key; exit 1 if any."""
+        from rich.markup import escape
+
+        from stackctl import console
+        from stackctl.errors import RecipeError
+        from stackctl.recipe_check import check_folder
+
+        folders = [
+            folder
+            for path in paths
+            for folder in (
+                [path]
+                if (path / "recipe.toml").is_file() or not path.is_dir()
+                else sorted(f for f in path.iterdir() if (f / "recipe.toml").is_file()) or [path]
+            )
+        ]
+        problems = [problem for folder in folders for problem in check_folder(folder)]
+        for problem in problems:
+            console.err.print(f"[red]✗[/] {escape(str(problem))}")
+        if problems:
+            raise RecipeError(
+                f"{len(problems)} problem(s) in {len(folders)} recipe folder(s)",
+                "fix each one above; docs/recipes/writing.md explains every key",
+            )
+        for folder in folders:
+            console.ok(f"{folder}: no problems")

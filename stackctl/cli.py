@@ -82,11 +82,14 @@ def _report(exc: BaseException) -> int:
     if kind == "Abort" or isinstance(exc, KeyboardInterrupt):
         print("\nstopped by user; run the same command again to resume", file=sys.stderr)
         return 130
-    if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-        exc.show()
-        return int(exc.exit_code)
     from stackctl import console
     from stackctl.errors import EngineError, StackctlError
+
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
+        context = getattr(exc, "ctx", None)
+        path = context.command_path if context is not None else "stackctl"
+        console.error(exc.format_message(), f"see `{path} --help`")
+        return int(exc.exit_code)
 
     if options.verbose:
         import traceback
@@ -97,6 +100,11 @@ def _report(exc: BaseException) -> int:
         if isinstance(exc, EngineError) and exc.output and options.verbose:
             console.err.print(exc.output, markup=False)
         return exc.exit_code
+    if isinstance(exc, OSError):
+        from stackctl.oserrors import describe
+
+        console.error(*describe(exc))
+        return 1
     console.error(
         f"unexpected {type(exc).__name__}: {exc}",
         "run again with -v for the traceback, and report it",

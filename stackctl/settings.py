@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from stackctl.errors import SettingsError
 from stackctl.names import PREFIX_PATTERN, StackNames, stack_names
+from stackctl.textfile import read_toml
 from stackctl.values import Field, ValueProblem
 
 SYSTEM_CONFIG = Path("/etc/stackctl/stackctl.toml")
@@ -71,7 +71,7 @@ TLS_FIELDS = (
 MAIL_FIELDS = (
     Field(
         "relay_host",
-        "hostname",
+        "host",
         None,
         "Host MTA the apps send mail through (empty: no mail)",
         optional=True,
@@ -116,7 +116,7 @@ COMMON_STACK_FIELDS = (
         False,
         "This server runs the stack: `deploy --all` and a bare `secrets gen` act on it",
     ),
-    Field("subnet", "cidr", None, "Explicit subnet for the stack network", optional=True),
+    Field("subnet", "subnet", None, "Explicit subnet for the stack network", optional=True),
 )
 TABLES = {"images", "tls", "mail", "sso", "stacks"}
 
@@ -231,15 +231,7 @@ def load_site(explicit: Path | None = None) -> Site:
     path, source = find_config(explicit)
     if path is None:
         return Site()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(
-            f"{path} is not valid TOML: {exc}",
-            "fix the syntax; `stackctl init` writes a commented example",
-        ) from exc
-    except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror}") from exc
+    raw = read_toml(path, "fix the syntax; `stackctl init` writes a commented example")
     return parse_site(raw, path=path, source=source)
 
 
@@ -287,6 +279,12 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
             f"name_prefix in {file}: {values['name_prefix']!r} cannot start a container name",
             "allowed: up to 30 lower-case letters, digits, '-' and '_', starting with a letter or digit",
         )
+    for block in values["subnet_pool"]:
+        if int(block.rsplit("/", 1)[1]) > values["subnet_prefix"]:
+            raise SettingsError(
+                f"subnet_pool in {file}: {block} is smaller than one /{values['subnet_prefix']} stack network",
+                "list ranges at least as large as subnet_prefix, e.g. 172.21.0.0/16",
+            )
     tls = _check_table(_table(raw, "tls", file), TLS_FIELDS, "tls.", file)
     if tls["layout"] == "custom" and not (tls["certificate"] and tls["certificate_key"]):
         raise SettingsError(
@@ -305,7 +303,8 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
 
     for upstream, replacement in images.items():
         try:
-            v.image(upstream.rstrip("/")) and v.image(str(replacement).rstrip("/"))
+            v.image(upstream.rstrip("/"))
+            v.image(replacement.rstrip("/") if isinstance(replacement, str) else replacement)
         except ValueProblem as exc:
             raise SettingsError(
                 f'[images] "{upstream}" in {file}: {exc.problem}', f"allowed: {exc.allowed}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import StackctlError
+from stackctl.state_check import StateError, allocated_subnet, check_state
 
 STATE_DIR = ".stackctl"
 STATE_FILE = "state.json"
@@ -53,40 +53,48 @@ def state_path(stack_dir: Path) -> Path:
 
 def load_state(stack_dir: Path) -> State:
     path = state_path(stack_dir)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return State(path)
+    checked = check_state(path, read_state_json(path))
+    return State(path, **checked)
+
+
+def read_state_json(path: Path) -> Any:
+    """The parsed JSON of a state file; StateError names the file when it cannot be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StackctlError(
-            f"cannot read stack state {path}: {exc}",
-            "restore it from backup or move it aside to start over",
-        ) from exc
-    return State(
-        path,
-        network=data.get("network", {}),
-        files=data.get("files", {}),
-        journal=data.get("journal", {}),
-        facts=data.get("facts", {}),
-        deployed=data.get("deployed", ""),
+        return json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except IsADirectoryError:
+        problem = "is a folder, not a file"
+    except OSError as exc:
+        problem = f"cannot be read: {exc.strerror}"
+    except UnicodeDecodeError:
+        problem = "is not UTF-8 text"
+    except RecursionError:
+        problem = "nests too deeply"
+    except ValueError as exc:
+        problem = f"is not valid JSON: {exc}"
+    raise StateError(
+        f"stack state {path} {problem}",
+        "restore the stack folder from a backup, or move state.json aside to start over",
     )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def other_allocations(stacks_root: Path, stack: str) -> dict[str, str]:
-    """Subnets already given to other stacks on this server: stack -> subnet."""
-    found = {}
+    """Subnets already given to other stacks on this server: stack -> subnet.
+
+    Another stack's unreadable state is an error too: its subnet could be handed out twice."""
+    found: dict[str, str] = {}
     if not stacks_root.is_dir():
         return found
-    for candidate in stacks_root.glob(f"docker-*/{STATE_DIR}/{STATE_FILE}"):
+    for candidate in sorted(stacks_root.glob(f"docker-*/{STATE_DIR}/{STATE_FILE}")):
         name = candidate.parent.parent.name.removeprefix("docker-")
         if name == stack:
             continue
-        try:
-            subnet = (
-                json.loads(candidate.read_text(encoding="utf-8")).get("network", {}).get("subnet")
-            )
-        except (OSError, ValueError):
-            continue
+        subnet = allocated_subnet(candidate, read_state_json(candidate))
         if subnet:
             found[name] = subnet
     return found

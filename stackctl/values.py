@@ -21,6 +21,13 @@ _IMAGE = re.compile(r"^[a-z0-9]+(?:[._\-/:@][A-Za-z0-9._\-]+)*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
 
+# RFC 1918: what "private" means for a network stackctl creates (not loopback, link-local, ...)
+PRIVATE_BLOCKS = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+SUBNET_PREFIXES = (16, 28)
+
+
 class ValueProblem(ValueError):
     """Why a value was refused, and what would be accepted."""
 
@@ -36,6 +43,11 @@ def hostname(value: Any) -> str:
     name = value.strip().rstrip(".")
     if name != value.rstrip("."):
         raise ValueProblem(f"{value!r} has surrounding spaces", "a DNS name without spaces")
+    _refuse_invisible(value)
+    if _is_ip_address(name):
+        raise ValueProblem(
+            f"{value!r} is an IP address, not a name", "a DNS name such as cloud.example.org"
+        )
     try:
         # Non-ASCII names are rendered as their IDNA A-label, which is what DNS and SNI carry.
         name = name.encode("idna").decode("ascii") if not name.isascii() else name
@@ -51,6 +63,33 @@ def hostname(value: Any) -> str:
             "letters, digits and hyphens in dot-separated labels of 1-63 characters",
         )
     return name
+
+
+def _refuse_invisible(value: str) -> None:
+    """IDNA would silently drop a zero-width character: the name would not be what was written."""
+    import unicodedata
+
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Zl", "Zp", "Zs"):
+            raise ValueProblem(
+                f"{value!r} holds an invisible or control character (U+{ord(char):04X})",
+                "retype the name; copied text can carry zero-width characters",
+            )
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return all(label.isdigit() for label in name.split("."))  # 10.1 is an address to resolvers
+    return True
+
+
+def host(value: Any) -> str:
+    """A DNS name or an IPv4 address: a server the apps connect to, e.g. a mail relay."""
+    if isinstance(value, str) and re.fullmatch(r"[\d.]+", value):
+        return ipv4(value)
+    return hostname(value)
 
 
 def port(value: Any) -> int:
@@ -101,10 +140,10 @@ def path(value: Any) -> str:
         raise ValueProblem(
             f"{value!r} is not an absolute path", "an absolute path such as /opt/data"
         )
-    if any(c in value for c in " \"'$`\\;"):
+    if any(c in value for c in " \"'$`\\;:"):
         raise ValueProblem(
             f"{value!r} contains characters that break configs",
-            "a path without spaces, quotes, '$', '`', '\\' or ';'",
+            "a path without spaces, quotes, ':', '$', '`', '\\' or ';'",
         )
     return value.rstrip("/") or "/"
 
@@ -122,12 +161,24 @@ def cidr(value: Any) -> str:
         raise ValueProblem(
             f"{value!r} is not an IPv4 subnet ({exc})", "a subnet such as 172.21.0.0/24"
         ) from exc
-    if not net.is_private:
+    if not any(net.subnet_of(block) for block in PRIVATE_BLOCKS):
         raise ValueProblem(
             f"{value} is not a private range",
             "a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
         )
     return str(net)
+
+
+def subnet(value: Any) -> str:
+    """A stack network: a private range with room for a gateway, dynamic and fixed addresses."""
+    checked = cidr(value)
+    prefix = ipaddress.IPv4Network(checked).prefixlen
+    if not SUBNET_PREFIXES[0] <= prefix <= SUBNET_PREFIXES[1]:
+        raise ValueProblem(
+            f"{value} is a /{prefix}: too {'small' if prefix > 28 else 'large'} for a stack network",
+            "a /16 to /28 subnet such as 172.21.5.0/24",
+        )
+    return checked
 
 
 def cidr_list(value: Any) -> list[str]:
@@ -214,6 +265,7 @@ def origin_list(value: Any) -> list[str]:
 
 KINDS: dict[str, Callable[[Any], Any]] = {
     "hostname": hostname,
+    "host": host,
     "hostnames": hostname_list,
     "port": port,
     "int": integer,
@@ -224,6 +276,7 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "path": path,
     "paths": path_list,
     "cidr": cidr,
+    "subnet": subnet,
     "cidrs": cidr_list,
     "ipv4": ipv4,
     "image": image,
@@ -255,12 +308,14 @@ class Field:
     def check(self, value: Any) -> Any:
         if value is None and self.optional:
             return None
-        if self.choices:
-            if value not in self.choices:
-                raise ValueProblem(
-                    f"{value!r} is not allowed", "one of: " + ", ".join(self.choices)
-                )
-            return value
+        if self.choices:  # of a list kind, each item is one of the choices
+            checked = KINDS[self.kind](value)
+            for item in checked if isinstance(checked, list) else [checked]:
+                if item not in self.choices:
+                    raise ValueProblem(
+                        f"{item!r} is not allowed", "one of: " + ", ".join(self.choices)
+                    )
+            return checked
         return KINDS[self.kind](value)
 
     def allowed(self) -> str:

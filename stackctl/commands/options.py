@@ -20,8 +20,11 @@ def site() -> Site:
         from stackctl import console
 
         console.verbosity = verbose
+    from stackctl.site_check import check_site
+
     loaded = load_site(config_path)
     use_recipe_paths(loaded.recipe_paths)  # the site's own recipes join the shipped ones
+    check_site(loaded)
     return loaded
 
 

@@ -64,13 +64,13 @@ def _invoke(argv: list[str], stdin: str = "") -> Outcome:
     """stackctl's real entry point, in-process, with its output captured."""
     import io
 
-    from stackctl import cli, console
+    from stackctl import cli
     from stackctl.commands import options
 
     out, err = io.StringIO(), io.StringIO()
-    saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr, console.out.file, console.err.file)
+    saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr)
+    # the console writes to whatever sys.stdout and sys.stderr are at the time
     sys.argv, sys.stdin, sys.stdout, sys.stderr = ["stackctl", *argv], io.StringIO(stdin), out, err
-    console.out.file, console.err.file = out, err
     options.config_path, options.verbose = None, 0
     code = 0
     try:
@@ -78,8 +78,7 @@ def _invoke(argv: list[str], stdin: str = "") -> Outcome:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved[:4]
-        console.out.file, console.err.file = saved[4], saved[5]
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
     return Outcome(code, out.getvalue(), err.getvalue())
 
 

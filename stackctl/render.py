@@ -141,6 +141,18 @@ def full_context(inputs: StackInputs) -> dict[str, Any]:
     return context
 
 
+class _NotInThisFile:
+    """`secrets` in a file not marked secret: it would be written 0644 and shown in diffs."""
+
+    def _refuse(self, *_: Any) -> Any:
+        raise TemplateError(
+            "`secrets` is only available in files marked `secret = true` "
+            "(written 0600, masked in diffs); reference a .env value with `| env` instead"
+        )
+
+    __getattr__ = __getitem__ = get = __iter__ = __contains__ = _refuse
+
+
 def render_stack(inputs: StackInputs) -> list[RenderedFile]:
     """Every file of the stack, including the reverse-proxy snippet for the site's dialect."""
     recipe = inputs.recipe
@@ -150,8 +162,9 @@ def render_stack(inputs: StackInputs) -> list[RenderedFile]:
     for spec in recipe.files:
         if not evaluate(recipe, spec.when, context):
             continue
+        values = context if spec.secret else {**context, "secrets": _NotInThisFile()}
         try:
-            text = env.get_template(spec.template).render(**context)
+            text = env.get_template(spec.template).render(**values)
         except TemplateError as exc:
             raise RecipeError(
                 f"recipe {recipe.name}: template {spec.template} failed: {exc}"

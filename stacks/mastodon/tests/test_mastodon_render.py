@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from stackctl.envfile import parse_env
+from stackctl.errors import RecipeError
 from stackctl.network import layout
 from stackctl.recipe import get_recipe
 from stackctl.render import StackInputs, render_stack, stack_vhosts
@@ -354,3 +355,13 @@ def test_every_value_reaches_mastodon_as_written():
         assert values[key] == HOSTILE, key
     assert values["AWS_ACCESS_KEY_ID"] == values["OIDC_CLIENT_SECRET"] == HOSTILE
     assert values["AWS_SECRET_ACCESS_KEY"] == HOSTILE + "\\"
+
+
+def test_secrets_are_only_rendered_into_files_marked_secret():
+    from dataclasses import replace
+
+    site, recipe, settings = site_and_settings()
+    unmarked = replace(recipe, files=tuple(replace(f, secret=False) for f in recipe.files))
+    plan = layout("mastodon.lan", "172.21.7.0/24", recipe.network.fixed_ips, "pool")
+    with pytest.raises(RecipeError, match="only available in files marked `secret = true`"):
+        render_stack(StackInputs(unmarked, site, settings, plan, SECRETS, {}))

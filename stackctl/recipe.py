@@ -46,6 +46,22 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class SecretFile:
+    """A secret kept as a file in the stack folder (a PEM key, say), mounted by compose."""
+
+    name: str
+    path: str  # relative to the stack folder
+    format: str  # pem-rsa | pem-ec | one registered with @file_format
+    mode: int = 0o400
+    uid: int | None = None  # the container user that reads it; None keeps the writer's
+    gid: int | None = None
+    bits: int = 2048  # pem-rsa
+    curve: str = "P-256"  # pem-ec
+    critical: str = ""  # why replacing it loses data; empty when rotation is safe
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class RenderedFileSpec:
     path: str
     template: str
@@ -138,6 +154,7 @@ class Recipe:
     extractors: tuple[Extractor, ...]
     actions: tuple[Action, ...]
     next_steps: tuple[str, ...] = ()
+    secret_files: tuple[SecretFile, ...] = ()
 
     def _find(self, items: tuple[Any, ...], name: str, what: str) -> Any:
         for item in items:
@@ -153,6 +170,9 @@ class Recipe:
 
     def secret(self, name: str) -> Secret:
         return self._find(self.secrets, name, "secret")
+
+    def secret_file(self, name: str) -> SecretFile:
+        return self._find(self.secret_files, name, "secret file")
 
     def extractor(self, name: str) -> Extractor:
         return self._find(self.extractors, name, "extractor")
@@ -243,6 +263,7 @@ def load_recipe(folder: Path) -> Recipe:
             extractors=extractors,
             actions=actions,
             next_steps=tuple(raw.get("next_steps", ())),
+            secret_files=tuple(SecretFile(**f) for f in raw.get("secret_files", ())),
         )
     except (TypeError, KeyError) as exc:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc

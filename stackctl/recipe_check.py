@@ -37,6 +37,7 @@ TOP_KEYS = {
     "next_steps",
     "reads",
     "publishes",
+    "secret_files",
 }
 SETTING_KEYS = {"kind", "default", "help", "choices", "optional", "when", "publish"}
 STEP_KEYS = {"id", "kind", "title", "phase", "always", "start"}
@@ -109,6 +110,20 @@ def check_raw(raw: Mapping[str, Any], folder: Path) -> list[Problem]:
                 f"{where}.format",
                 f"unknown format {spec.get('format')!r} (known: {_list(formats)})",
             )
+    from stackctl.secret_files import FILE_FORMATS
+
+    file_formats = registry.usable(FILE_FORMATS, own)
+    for i, spec in enumerate(raw.get("secret_files", ())):
+        where = f"secret_files[{spec.get('name', i)}]"
+        unknown_keys(where, spec, _keys(recipe.SecretFile))
+        if spec.get("format") not in file_formats:
+            problem(
+                f"{where}.format",
+                f"unknown format {spec.get('format')!r} (known: {_list(file_formats)})",
+            )
+        target = Path(str(spec.get("path", "")))
+        if target.is_absolute() or ".." in target.parts or not target.parts:
+            problem(f"{where}.path", "must be a path inside the stack folder")
     for i, spec in enumerate(raw.get("files", ())):
         where = f"files[{spec.get('path', i)}]"
         unknown_keys(where, spec, _keys(recipe.RenderedFileSpec))

@@ -190,7 +190,12 @@ def ensure(recipe: Recipe, stack_dir: Path, dry_run: bool = False) -> SecretsRes
             new.update(_new_values(spec, have))
     if new and not dry_run:
         merge_env(path, new)
-    return SecretsResult(path, tuple(new), tuple(n for n in names(recipe) if n not in new))
+    from stackctl import secret_files
+
+    files = secret_files.ensure(recipe, stack_dir, dry_run)  # held to the same rules
+    kept = [n for n in names(recipe) if n not in new]
+    kept += [f.name for f in recipe.secret_files if f.name not in files]
+    return SecretsResult(path, (*new, *files), tuple(kept))
 
 
 def keep_old(stack_dir: Path, values: Mapping[str, str]) -> Path:

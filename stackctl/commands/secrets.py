@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -82,6 +82,20 @@ def register(app: typer.Typer) -> None:
                     "problem": problem,
                 }
             )
+        from stackctl import secret_files
+
+        for spec in recipe.secret_files:  # never printed, --reveal or not: read the file
+            path = secret_files.path_of(settings.stack_dir(stack), spec)
+            data = path.read_bytes() if path.is_file() else b""
+            rows.append(
+                {
+                    "name": spec.name,
+                    "value": f"file {path}" if data else None,
+                    "set": bool(data),
+                    "format": spec.format,
+                    "problem": secret_files.check(spec, data) if data else None,
+                }
+            )
         if json:
             console.print_json(rows)
             return
@@ -119,6 +133,9 @@ def register(app: typer.Typer) -> None:
 
         settings = site()
         recipe = get_recipe(stack)
+        if any(f.name == name for f in recipe.secret_files):
+            _set_file(settings, recipe, name, force)
+            return
         recipe.secret(name)
         value = getpass.getpass(f"{name}: ") if sys.stdin.isatty() else _read_stdin(name)
         with stack_lock(settings, stack):
@@ -150,6 +167,15 @@ def register(app: typer.Typer) -> None:
 
         settings = site()
         recipe = get_recipe(stack)
+        if any(f.name == name for f in recipe.secret_files):
+            from stackctl import secret_files
+
+            with stack_lock(settings, stack):
+                kept = secret_files.replace(recipe, settings.stack_dir(stack), name, None, force)
+            console.ok(f"{name} rotated; run `stackctl deploy {stack}` to apply it")
+            if kept:
+                console.ok(f"the previous file is kept in {kept}")
+            return
         with stack_lock(settings, stack):
             replaced = store.rotate(recipe, settings.stack_dir(stack), name, force=force)
         console.ok(
@@ -179,3 +205,23 @@ def _read_stdin(name: str) -> str:
             "give the value on one line (a trailing newline is fine); nothing was changed",
         )
     return value
+
+
+def _set_file(settings: Any, recipe: Any, name: str, force: bool) -> None:
+    """A secret file takes all of stdin as it is: a PEM key has several lines."""
+    import sys
+
+    from stackctl import console, secret_files
+    from stackctl.errors import SecretError
+    from stackctl.locking import stack_lock
+
+    if sys.stdin.isatty():
+        raise SecretError(f"{name} is a file: give its content on stdin", f"e.g. < {name}.pem")
+    data = sys.stdin.buffer.read()
+    if not data.strip():
+        raise SecretError(f"no content given for {name}; nothing was changed")
+    with stack_lock(settings, recipe.name):
+        kept = secret_files.replace(recipe, settings.stack_dir(recipe.name), name, data, force)
+    console.ok(f"{name} stored")
+    if kept:
+        console.ok(f"the previous file is kept in {kept}")

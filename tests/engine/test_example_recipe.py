@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,9 @@ def _read(port: int, seconds: float = 20) -> str:
 
 
 def test_the_example_recipe_deploys_from_recipe_paths(engine_ready, site_file, run_cli, tmp_path):
-    prefix = f"t{uuid.uuid4().hex[:6]}-"
     port = free_port()
     site_file(
-        extra=f'recipe_paths = ["{EXAMPLES}"]\nname_prefix = "{prefix}"\n'
+        extra=f'recipe_paths = ["{EXAMPLES}"]\n'
         f'[stacks.greeter]\nport = {port}\ngreeting = "hi from the example"\n',
         images=TEST_IMAGES,
     )
@@ -51,4 +51,29 @@ def test_the_example_recipe_deploys_from_recipe_paths(engine_ready, site_file, r
         assert again.exit_code == 0, again.stderr
         assert "GREETER_TOKEN" not in again.stdout  # nothing new the second time
     finally:
-        teardown_stack(stack_dir, f"{prefix}greeter")
+        teardown_stack(stack_dir, "greeter")
+
+
+def test_the_container_user_reads_its_key_and_no_other_user_can(
+    engine_ready, site_file, run_cli, tmp_path
+):
+    folder = tmp_path / "recipes" / "greeter"
+    shutil.copytree(EXAMPLES / "greeter", folder)
+    with (folder / "recipe.toml").open("a") as toml:
+        toml.write(
+            '\n[[secret_files]]\nname = "key"\npath = "keys/key.pem"\nformat = "pem-ec"\n'
+            "mode = 0o400\nuid = 65532\ngid = 65532\n"
+        )
+    site_file(extra=f'recipe_paths = ["{folder.parent}"]\n')
+    assert run_cli("secrets", "gen", "greeter").exit_code == 0
+    key = tmp_path / "stacks" / "docker-greeter" / "keys" / "key.pem"
+
+    def cat_as(user: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["docker", "run", "--rm", "--user", user, "--entrypoint", "cat"]
+            + ["-v", f"{key}:/run/key.pem:ro", TEST_IMAGES["alpine/socat"], "/run/key.pem"],
+            capture_output=True,
+        )
+
+    assert cat_as("65532:65532").stdout == key.read_bytes()
+    assert cat_as("1000:1000").returncode != 0

@@ -6,8 +6,9 @@
 #      tests/host_requirements.py: the reverse proxies the tests drive (nginx
 #      with its stream module, apache2 with the modules the tests load, caddy,
 #      haproxy) as binaries only, their services neither started nor enabled,
-#      and debootstrap for the test images. Then that table is checked: a
-#      missing file stops the run here, naming its package.
+#      debootstrap and npm for the test images. A package is installed when
+#      one of its files in that table is absent; then the table is checked: a
+#      file still missing stops the run here, naming its package.
 #   2. A Docker engine with compose v2 (scripts/lib/engine.sh); a running
 #      dockerd is reused.
 #   3. The local test images (tests/images/build.sh; existing ones are kept)
@@ -41,10 +42,6 @@ apt_install() {
         -o Dpkg::Options::=--force-confold install --no-install-recommends "$@"
 }
 
-is_installed() {
-    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
-
 # ------------------------------------------------------------- OS packages
 
 step "OS packages"
@@ -63,10 +60,7 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     apt_install python3-venv
 fi
 REQUIREMENTS="$ROOT/tests/host_requirements.py"
-missing=()
-for pkg in $(python3 "$REQUIREMENTS" packages); do
-    is_installed "$pkg" || missing+=("$pkg")
-done
+mapfile -t missing < <(python3 "$REQUIREMENTS" missing)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2

@@ -5,8 +5,12 @@ anything else; the test session checks again when --proxies is given. A missing 
 module thus stops the run up front with the package to install, not deep inside a test.
 Standard library only: scripts/test.sh runs it with the system python3, before the venv.
 
-    python3 tests/host_requirements.py packages [GROUP...]   # one package per line
+    python3 tests/host_requirements.py packages [GROUP...]   # every package, one a line
+    python3 tests/host_requirements.py missing [GROUP...]    # the packages whose files are absent
     python3 tests/host_requirements.py check [GROUP...]      # exit 1 naming what is missing
+
+A package counts as there when its files are, whoever installed them (npm from a NodeSource
+nodejs, say): asking apt for it again could only conflict.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ NEEDS: tuple[Need, ...] = (
     Need("/usr/bin/caddy", "caddy", "proxies", "the caddy dialect"),
     Need("/usr/sbin/haproxy", "haproxy", "proxies", "the haproxy dialect"),
     Need("/usr/sbin/debootstrap", "debootstrap", "images", "the base test image"),
+    Need("/usr/bin/npm", "npm", "images", "fetches Node and pnpm for the Etherpad and WBO builds"),
     Need(
         "/etc/ssl/certs/ca-certificates.crt",
         "ca-certificates",
@@ -88,7 +93,7 @@ def report(needs: list[Need]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("packages", "check"):
+    if not argv or argv[0] not in ("packages", "missing", "check"):
         print(__doc__, file=sys.stderr)
         return 2
     groups = tuple(argv[1:]) or GROUPS
@@ -100,6 +105,10 @@ def main(argv: list[str]) -> int:
         print("\n".join(packages(groups)))
         return 0
     absent = missing(groups)
+    if argv[0] == "missing":
+        for package in sorted({n.package for n in absent}):
+            print(package)
+        return 0
     if absent:
         print(report(absent), file=sys.stderr)
         return 1

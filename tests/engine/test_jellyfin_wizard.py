@@ -75,7 +75,8 @@ def deploy(run_cli) -> dict:
 
 
 def set_secret(run_cli, monkeypatch, name: str, value: str) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(value + "\n"))
+    stdin = io.TextIOWrapper(io.BytesIO((value + "\n").encode()))  # secrets set reads bytes
+    monkeypatch.setattr(sys, "stdin", stdin)
     assert run_cli("secrets", "set", "jellyfin", name).exit_code == 0
 
 

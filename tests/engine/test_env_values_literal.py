@@ -4,13 +4,13 @@ container byte for byte, whatever it holds ($, #, quotes, backslashes, spaces, u
 from __future__ import annotations
 
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from stackctl.envfile import merge_env, read_env
 from stackctl.render import environment
+from tests.engine.conftest import names
 
 pytestmark = pytest.mark.engine
 
@@ -35,7 +35,7 @@ VALUES = [
 
 @pytest.fixture
 def project(tmp_path: Path, engine_ready: None):
-    name = f"stackctl-test-env-{uuid.uuid4().hex[:8]}"
+    name = names("envtest").project  # this run's: the leak sweep finds what is left
     yield name
     subprocess.run(
         ["docker", "compose", "-p", name, "down", "--remove-orphans", "--timeout", "2"],

@@ -62,6 +62,25 @@ class SecretFile:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """A value other stacks may read: one of this stack's secrets, or a fact it learned."""
+
+    value: str
+    secret: str = ""
+    fact: str = ""
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Read:
+    """A value this stack reads from another one; templates see it as `secrets[into]`."""
+
+    stack: str
+    value: str
+    into: str
+
+
+@dataclass(frozen=True)
 class RenderedFileSpec:
     path: str
     template: str
@@ -155,6 +174,8 @@ class Recipe:
     actions: tuple[Action, ...]
     next_steps: tuple[str, ...] = ()
     secret_files: tuple[SecretFile, ...] = ()
+    publishes: tuple[Publish, ...] = ()
+    reads: tuple[Read, ...] = ()
 
     def _find(self, items: tuple[Any, ...], name: str, what: str) -> Any:
         for item in items:
@@ -264,6 +285,8 @@ def load_recipe(folder: Path) -> Recipe:
             actions=actions,
             next_steps=tuple(raw.get("next_steps", ())),
             secret_files=tuple(SecretFile(**f) for f in raw.get("secret_files", ())),
+            publishes=tuple(Publish(**p) for p in raw.get("publishes", ())),
+            reads=tuple(Read(**r) for r in raw.get("reads", ())),
         )
     except (TypeError, KeyError) as exc:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc

@@ -124,6 +124,24 @@ def check_raw(raw: Mapping[str, Any], folder: Path) -> list[Problem]:
         target = Path(str(spec.get("path", "")))
         if target.is_absolute() or ".." in target.parts or not target.parts:
             problem(f"{where}.path", "must be a path inside the stack folder")
+    secret_names = {n for s in raw.get("secrets", ()) for n in (s.get("name"), s.get("companion"))}
+    for i, spec in enumerate(raw.get("publishes", ())):
+        where = f"publishes[{spec.get('value', i)}]"
+        unknown_keys(where, spec, _keys(recipe.Publish))
+        if bool(spec.get("secret")) == bool(spec.get("fact")):
+            problem(where, "names one source: `secret = NAME` or `fact = NAME`")
+        elif spec.get("secret") and spec["secret"] not in secret_names:
+            problem(f"{where}.secret", f"names no secret of this recipe {spec['secret']!r}")
+    for i, spec in enumerate(raw.get("reads", ())):
+        where = f"reads[{spec.get('value', i)}]"
+        unknown_keys(where, spec, _keys(recipe.Read))
+        for key in ("stack", "value", "into"):
+            if not spec.get(key):
+                problem(f"{where}.{key}", "is required")
+        if spec.get("stack") == raw.get("name"):
+            problem(f"{where}.stack", "a recipe cannot read from itself")
+        if spec.get("into") in secret_names:
+            problem(f"{where}.into", f"{spec['into']!r} is already one of this recipe's secrets")
     for i, spec in enumerate(raw.get("files", ())):
         where = f"files[{spec.get('path', i)}]"
         unknown_keys(where, spec, _keys(recipe.RenderedFileSpec))

@@ -50,7 +50,13 @@ class Stack:
         return self.site.data_dir(self.name)
 
     def secrets(self) -> dict[str, str]:
-        return secret_store.load(self.dir)
+        """The stack's .env values and the values it reads from other stacks."""
+        own = secret_store.load(self.dir)
+        if not self.recipe.reads:
+            return own
+        from stackctl.shared import read_values
+
+        return {**own, **read_values(self.recipe, self.site)}
 
     def context(self) -> dict[str, Any]:
         return base_context(self.recipe, self.site, self.settings, self.state.facts)

@@ -42,7 +42,10 @@ def register(app: typer.Typer) -> None:
         from stackctl.summary import print_report, report_json
 
         settings = site()
-        names = chosen_stacks(settings, stacks, all_stacks, verb="deploy")
+        from stackctl.shared import deploy_order
+
+        # a stack that publishes a value goes before the stacks that read it
+        names = deploy_order(chosen_stacks(settings, stacks, all_stacks, verb="deploy"))
         # validate every stack's settings before touching any of them
         for name in names:
             open_stack(name, settings)

@@ -45,6 +45,16 @@ def site_lock_path(site: Site) -> Path:
     return Path(site.stacks_root) / SITE_LOCK
 
 
+def file_lock_path(target: Path) -> Path:
+    """The lock for a file outside any stack (the stackctl.toml `init` writes): kept in the
+    temp folder, so the user's folder gets no lock file."""
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"stackctl-{key}.lock"
+
+
 @contextmanager
 def stack_lock(site: Site, stack: str) -> Iterator[None]:
     """Hold the stack's lock. Creates the stack folder (0700) when it does not exist yet."""

@@ -20,13 +20,13 @@ def register(app: typer.Typer) -> None:
         from stackctl import console
         from stackctl.errors import StackctlError
         from stackctl.files import write_atomic
-        from stackctl.locking import hold
+        from stackctl.locking import file_lock_path, hold
         from stackctl.paths import templates_dir
         from stackctl.settings import Site
 
         text = (templates_dir() / "stackctl.toml").read_text(encoding="utf-8")
         # two runs at once must not back up each other's file: check-and-write under a lock
-        with hold(path.with_name(f".{path.name}.lock"), str(path), Site().lock_timeout):
+        with hold(file_lock_path(path), str(path), Site().lock_timeout):
             if path.exists():
                 if path.read_text(encoding="utf-8") == text:
                     console.ok(f"{path} is already the starter file; nothing changed")

@@ -442,22 +442,23 @@ test_mastodon_standin() {
 # ------------------------------------------------------------------ mariadb
 
 test_mariadb() {
+    # not "mdb": the mastodon-standin check has a Postgres by that name in the same run
     local image=stackctl-test/mariadb:10.11 out
-    run mdb -e MARIADB_ROOT_PASSWORD=rootpw -e MARIADB_DATABASE=d -e MARIADB_USER=u \
+    run maria -e MARIADB_ROOT_PASSWORD=rootpw -e MARIADB_DATABASE=d -e MARIADB_USER=u \
         -e MARIADB_PASSWORD="p'w" "$image"
-    wait_for 60 docker exec "$RUN_ID-mdb" healthcheck.sh --connect --innodb_initialized ||
+    wait_for 60 docker exec "$RUN_ID-maria" healthcheck.sh --connect --innodb_initialized ||
         problem "healthcheck.sh --connect --innodb_initialized never passed" || return 1
     out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
-        mariadb -h mdb -u u "-pp'w" d -N -e 'select current_user(), database()')" ||
+        mariadb -h maria -u u "-pp'w" d -N -e 'select current_user(), database()')" ||
         problem "TCP login as MARIADB_USER failed" || return 1
     [ "$out" = "$(printf 'u@%%\td')" ] || problem "unexpected answer: $out" || return 1
     say "TCP login as MARIADB_USER into MARIADB_DATABASE: ok"
     out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
-        mariadb -h mdb -u root -prootpw -N -e "show grants for 'u'@'%'")" ||
+        mariadb -h maria -u root -prootpw -N -e "show grants for 'u'@'%'")" ||
         problem "root login over the network failed" || return 1
     grep -q 'GRANT ALL PRIVILEGES ON `d`.\* TO `u`@`%`' <<<"$out" || problem "grants: $out" || return 1
     out="$(docker run --rm --label "$RUN_ID" --network "$NET" "$image" \
-        mariadb -h mdb -u u -pwrong -e 'select 1' 2>&1)" && {
+        mariadb -h maria -u u -pwrong -e 'select 1' 2>&1)" && {
         problem "wrong password was accepted"
         return 1
     }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.engine import Engine
 from stackctl.errors import SettingsError, StackctlError
-from stackctl.recipe import Action
 from stackctl.schema import optional
-from stackctl.stack import Stack
 from stackctl.steps import ActionResult, action_kind, action_runner
 from stackctl.values import KINDS, ValueProblem
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action
+    from stackctl.stack import Stack
 
 
 def check_argument(action: Action, args: Sequence[str]) -> list[Any]:

@@ -9,12 +9,11 @@ when the recipe loads, not halfway through a deploy.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from stackctl import schema
 
@@ -64,8 +63,11 @@ def _keys(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
-def check_raw(raw: Mapping[str, Any], folder: Path) -> list[Problem]:
-    """Every problem in a parsed recipe.toml; the folder's own kinds must be registered first."""
+def check_raw(raw: Mapping[str, Any], folder: Path, thorough: bool = False) -> list[Problem]:
+    """Every problem in a parsed recipe.toml; the folder's own kinds must be registered first.
+
+    Settings used in templates are found with a quick scan of the template tags when a recipe
+    loads, and with Jinja's own parser (`thorough`, for `stackctl recipes check`)."""
     from stackctl import kinds, recipe, recipe_module, registry, secrets, steps
     from stackctl.settings import COMMON_STACK_FIELDS
     from stackctl.values import KINDS
@@ -190,7 +192,7 @@ def check_raw(raw: Mapping[str, Any], folder: Path) -> list[Problem]:
         unknown_keys(where, extractor, _keys(recipe.Extractor))
         if extractor.get("service") not in services:
             problem(f"{where}.service", f"names no service {extractor.get('service')!r}")
-    for file, key, name in referenced_settings(raw, folder):
+    for file, key, name in referenced_settings(raw, folder, thorough):
         if name not in declared:
             problem(key, f"uses settings.{name}, which the recipe does not declare", file)
     return found
@@ -219,11 +221,17 @@ def _list(names: Any) -> str:
 
 # -- settings referenced in templates ---------------------------------------------------------
 
-_PARSER = Environment()
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_USE = re.compile(
+    r"\bsettings\s*(?:\.\s*get\s*\(\s*['\"](\w+)['\"]|\[\s*['\"](\w+)['\"]\s*\]|\.\s*(\w+))"
+)
 
 
-def referenced_settings(raw: Mapping[str, Any], folder: Path) -> Iterator[tuple[Path, str, str]]:
+def referenced_settings(
+    raw: Mapping[str, Any], folder: Path, thorough: bool = False
+) -> Iterator[tuple[Path, str, str]]:
     """(file, key path, setting) for every `settings.X` a template or recipe string uses."""
+    _settings_in = _parsed if thorough else _scanned
     toml = folder / "recipe.toml"
     for key, text in _strings(raw, ""):
         if "{{" in text or "{%" in text:
@@ -252,9 +260,22 @@ def _strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
             yield from _strings(v, f"{key}[{i}]")
 
 
-def _settings_in(source: str) -> set[str]:
+def _scanned(source: str) -> set[str]:
+    """The quick scan: `settings.X`, `settings["X"]`, `settings.get("X")` inside tags."""
+    found = set()
+    for tag in _TAG.findall(source):
+        for match in _USE.finditer(tag):
+            name = next(group for group in match.groups() if group)
+            if name not in SETTINGS_METHODS or match.group(1) or match.group(2):
+                found.add(name)
+    return found
+
+
+def _parsed(source: str) -> set[str]:
+    from jinja2 import Environment, TemplateSyntaxError, nodes
+
     try:
-        tree = _PARSER.parse(source)
+        tree = Environment().parse(source)
     except TemplateSyntaxError:
         return set()  # rendering reports the syntax error with its line
     found = set()
@@ -281,7 +302,9 @@ def _settings_in(source: str) -> set[str]:
     return found
 
 
-def _is_settings(node: nodes.Node) -> bool:
+def _is_settings(node: Any) -> bool:
+    from jinja2 import nodes
+
     return isinstance(node, nodes.Name) and node.name == "settings"
 
 
@@ -304,7 +327,7 @@ def check_folder(folder: Path) -> list[Problem]:
         recipe_module.load(folder)
     except StackctlError as exc:
         return [Problem(folder / recipe_module.MODULE_FILE, "", exc.message)]
-    found = check_raw(raw, folder)
+    found = check_raw(raw, folder, thorough=True)
     if found:
         return found
     try:

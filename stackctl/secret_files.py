@@ -15,12 +15,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackctl import registry
 from stackctl.envfile import check_path, write_private
 from stackctl.errors import SecretError
-from stackctl.recipe import Recipe, SecretFile
+from stackctl.recipe import SecretFile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from stackctl.recipe import Recipe
 
 Generate = Callable[[SecretFile], bytes]
 Check = Callable[[SecretFile, bytes], "str | None"]

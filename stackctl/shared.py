@@ -10,12 +10,13 @@ deploy. Order follows from the declarations: the publisher is deployed first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from stackctl.errors import RecipeError, StackctlError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from stackctl.recipe import Recipe
     from stackctl.settings import Site
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
-from stackctl.files import apply_plan
-from stackctl.recipe import Action, Step
-from stackctl.render import expand
 from stackctl.schema import optional, required
-from stackctl.stack import Stack, network_plan, render_files
-from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
+from stackctl.steps import ActionResult, action_kind, container_name, step_kind
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action, Step
+    from stackctl.stack import Stack
+    from stackctl.steps import StepContext
 
 
 @step_kind(
@@ -40,6 +41,8 @@ def exec_step(step: Step, ctx: StepContext) -> tuple[bool, str]:
 @action_kind("exec", {"service": required(str), "argv": required(list)})
 def exec_action(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Run a command in a service, attached to the terminal so prompts work."""
+    from stackctl.render import expand  # rendering is loaded only when an action runs
+
     context = {
         **stack.context(),
         "arg": values[0] if values and action.argument_kind != "rest" else "",
@@ -54,6 +57,9 @@ def exec_action(stack: Stack, engine: Engine, action: Action, values: list[Any])
 @action_kind("add-fact", {"fact": required(str), "restart": optional(list)})
 def add_fact(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Remember a value (e.g. an admin id) in the stack state, re-render, restart what reads it."""
+    from stackctl.files import apply_plan
+    from stackctl.stack import network_plan, render_files
+
     value = values[0]
     current = list(stack.state.facts.get(action.fact, []))
     if value in current or value in stack.settings.get(action.fact, []):

@@ -8,16 +8,19 @@ the step that captured it is still in the bootstrap journal; the `forget-kept` a
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.engine import Engine
 from stackctl.envfile import write_private
 from stackctl.errors import StackctlError
-from stackctl.recipe import Action, Recipe, Step
-from stackctl.stack import Stack
 from stackctl.state import STATE_DIR
 from stackctl.steps import ActionResult, action_kind
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action, Recipe, Step
+    from stackctl.stack import Stack
 
 
 def kept_dir(stack_dir: Path) -> Path:

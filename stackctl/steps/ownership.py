@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackctl.errors import RecipeError, StackctlError
-from stackctl.recipe import Step
-from stackctl.render import expand
 from stackctl.schema import optional, required
-from stackctl.steps import StepContext, step_kind
+from stackctl.steps import step_kind
+
+if TYPE_CHECKING:
+    from stackctl.recipe import Step
+    from stackctl.steps import StepContext
 
 
 def _number(step: Step, ctx: StepContext, key: str) -> int:
+    from stackctl.render import expand
+
     raw = expand(ctx.stack.recipe, str(step.options[key]), ctx.stack.context())
     try:
         return int(raw)

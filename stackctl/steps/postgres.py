@@ -22,15 +22,18 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
-from stackctl.recipe import Step
-from stackctl.render import expand
 from stackctl.schema import optional, required
-from stackctl.steps import StepContext, container_name, step_kind
+from stackctl.steps import container_name, step_kind
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Step
+    from stackctl.steps import StepContext
 
 # psql's words for a server that is not (or not yet, or no longer) accepting connections
 _NOT_READY = (
@@ -121,6 +124,8 @@ def password_matches(stored: str, password: str, role: str) -> bool:
 
 def options(step: Step, ctx: StepContext) -> dict[str, Any]:
     """The step's options with settings filled in."""
+    from stackctl.render import expand
+
     context = ctx.stack.context()
     return {
         k: expand(ctx.stack.recipe, v, context) if isinstance(v, str) else v

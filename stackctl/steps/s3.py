@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from stackctl import s3
+from typing import TYPE_CHECKING
+
 from stackctl.errors import StackctlError
-from stackctl.recipe import Step
 from stackctl.schema import optional, required
-from stackctl.steps import StepContext, container_name, step_kind
+from stackctl.steps import container_name, step_kind
 from stackctl.wait import poll
+
+if TYPE_CHECKING:
+    from stackctl import s3
+    from stackctl.recipe import Step
+    from stackctl.steps import StepContext
 
 
 def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
+    from stackctl import s3
+
     options = step.options
     published = options.get("published_port")
     if published:
@@ -43,6 +50,8 @@ def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
     },
 )
 def s3_buckets(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    from stackctl import s3  # http.client only when buckets are checked
+
     endpoint = _endpoint(step, ctx)
     hint = f"check the S3 service with `stackctl logs {ctx.stack.name} {step.options['service']}`"
 

@@ -9,28 +9,28 @@ editor URLs from the public https name (server_name and ssl.termination set righ
 from __future__ import annotations
 
 import shlex
-import urllib.error
-import urllib.request
-import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
-from stackctl import console
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
-from stackctl.recipe import Action, Step
 from stackctl.schema import optional
-from stackctl.stack import Stack
-from stackctl.steps import ActionResult, StepContext, action_kind, step_kind
+from stackctl.steps import ActionResult, action_kind, step_kind
 from stackctl.wait import poll
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action, Step
+    from stackctl.stack import Stack
+    from stackctl.steps import StepContext
 
 WAIT_SECONDS = 180
 
 
 def discovery_urls(document: bytes) -> list[str]:
     """The distinct `urlsrc` prefixes (up to the query) of a WOPI discovery document."""
+    import xml.etree.ElementTree as ElementTree
+
     root = ElementTree.fromstring(document)
     if root.tag != "wopi-discovery":
         raise ValueError(f"root element is <{root.tag}>, not <wopi-discovery>")
@@ -42,6 +42,9 @@ def fetch_discovery(port: int, seconds: float) -> bytes:
     url = f"http://127.0.0.1:{port}/hosting/discovery"
 
     def attempt() -> tuple[bytes | None, str]:
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 body = response.read()
@@ -66,6 +69,10 @@ def fetch_discovery(port: int, seconds: float) -> bytes:
 
 @step_kind("collabora-discovery", {"wait_seconds": optional(int, float)})
 def discovery(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    import xml.etree.ElementTree as ElementTree
+
+    from stackctl import console
+
     settings = ctx.stack.settings
     body = fetch_discovery(
         int(settings["port"]), float(step.options.get("wait_seconds", WAIT_SECONDS))
@@ -117,6 +124,10 @@ def occ_commands(settings: Mapping[str, Any]) -> list[list[str]]:
 def connect_nextcloud(
     stack: Stack, engine: Engine, action: Action, values: list[Any]
 ) -> ActionResult:
+    from rich.markup import escape
+
+    from stackctl import console
+
     settings = stack.settings
     occ = list(settings["nextcloud_occ"])
     container = settings.get("nextcloud_container")

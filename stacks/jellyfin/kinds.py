@@ -16,24 +16,22 @@ import ipaddress
 import json
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
-from stackctl import __version__, console
+from stackctl import __version__
 from stackctl import secrets as secret_store
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
-from stackctl.recipe import Action, Step
-from stackctl.stack import Stack
-from stackctl.steps import ActionResult, StepContext, action_kind, container_name, step_kind
+from stackctl.steps import ActionResult, action_kind, container_name, step_kind
 from stackctl.values import ValueProblem, path, value_kind
 from stackctl.wait import poll
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action, Step
+    from stackctl.stack import Stack
+    from stackctl.steps import StepContext
 
 SERVICE = "server"
 JELLYFIN_PORT = 8096  # inside the container, and on the host in host network mode
@@ -92,6 +90,10 @@ class JellyfinApi:
         self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None
     ) -> Reply:
         """One call; HTTP errors come back as a Reply, unreachable servers raise OSError."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         url = self.address + self.base + path
         if query:
             url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
@@ -199,6 +201,8 @@ def admin_api(ctx: StepContext) -> JellyfinApi:
 
 def restart(ctx: StepContext, why: str) -> JellyfinApi:
     """Restart the container (settings that apply at start), then wait until it is healthy."""
+    from stackctl import console
+
     container = container_name(ctx.stack, SERVICE)
     console.step(f"restarting {container}: {why}")
     ctx.engine.restart(container)
@@ -294,6 +298,8 @@ def ensure_api_key(api: JellyfinApi, ctx: StepContext) -> str:
 
 @step_kind("jellyfin-first-run")
 def first_run(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    from stackctl import console
+
     api = connect(ctx)
     info = api.call("GET", "/System/Info/Public").json() or {}
     done = []
@@ -316,6 +322,8 @@ def first_run(step: Step, ctx: StepContext) -> tuple[bool, str]:
 
 @step_kind("jellyfin-libraries")
 def libraries(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    from stackctl import console
+
     wanted = ctx.stack.settings["libraries"]
     if not wanted:
         return False, "no libraries in the settings"
@@ -472,6 +480,12 @@ def keycloak_client(stack: Stack) -> list[tuple[str, str]]:
 
 @step_kind("jellyfin-sso")
 def sso(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from stackctl import console
+
     stack = ctx.stack
     if not stack.site.sso.enabled:
         return False, "single sign-on is off ([sso] enabled = false)"
@@ -538,6 +552,10 @@ def sso(step: Step, ctx: StepContext) -> tuple[bool, str]:
 def keycloak_client_action(
     stack: Stack, engine: Engine, action: Action, values: list[Any]
 ) -> ActionResult:
+    from rich.markup import escape
+
+    from stackctl import console
+
     console.info("Create this client in Keycloak for the Jellyfin SSO plugin:")
     for name, value in keycloak_client(stack):
         console.info(f"  {escape(name):<36} {escape(value)}")

@@ -19,21 +19,22 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
-from stackctl import console
 from stackctl.errors import StackctlError
 from stackctl.logs import strip_ansi
-from stackctl.recipe import Secret, Step
 from stackctl.schema import optional, required
 from stackctl.secrets import secret_format
-from stackctl.stack import Stack
-from stackctl.steps import StepContext, container_name, step_kind
+from stackctl.steps import container_name, step_kind
 from stackctl.steps import kept as kept_values
 from stackctl.steps.postgres import literal, options, psql, query
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from stackctl.recipe import Secret, Step
+    from stackctl.stack import Stack
+    from stackctl.steps import StepContext
 
 FACT = "migrations"
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
@@ -201,6 +202,10 @@ def _forget_action(stack: Stack) -> str:
 
 
 def _show_once(stack: Stack, step: Step, username: str, email: str, password: str) -> None:
+    from rich.markup import escape
+
+    from stackctl import console
+
     name = step.options["keep_as"]
     console.err.print(
         f"[warn]Owner account [bold]{escape(username)}[/bold] <{escape(email)}>, "

@@ -1,4 +1,4 @@
-"""Extractors: named values read from a service's log (Ente one-time codes, account ids)."""
+"""Extractors: named values read from a service's log (one-time codes, account ids)."""
 
 from __future__ import annotations
 

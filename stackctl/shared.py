@@ -1,8 +1,8 @@
 """Values one stack publishes and another reads (a shared secret, a URL it learned).
 
-The publisher declares `[[publishes]] value = "mas_secret", secret = "SYNAPSE_MAS_SECRET"`
-(or `fact = "..."`); the reader `[[reads]] stack = "synapse", value = "mas_secret",
-into = "SYNAPSE_SHARED_SECRET"`, and its templates and steps see the value under `into`
+The publisher declares `[[publishes]] value = "shared_secret", secret = "CHAT_SHARED_SECRET"`
+(or `fact = "..."`); the reader `[[reads]] stack = "chat", value = "shared_secret",
+into = "CHAT_SECRET"`, and its templates and steps see the value under `into`
 with its own secrets (so only secret files may hold it). The value is read from the
 publisher's stack folder on every run, so a rotation there reaches the reader on its next
 deploy. Order follows from the declarations: the publisher is deployed first.

@@ -39,7 +39,7 @@ class Location:
     timeout: int | None = None  # seconds of upstream read/send inactivity
     redirect: str | None = None  # absolute URL prefix; the request path is appended
     redirect_code: int = 301
-    keep_encoded_slashes: bool = False  # pass %2F through undecoded (Collabora WOPISrc)
+    keep_encoded_slashes: bool = False  # pass %2F through undecoded (e.g. a WOPISrc in the path)
     strip_prefix: bool = False  # prefix paths only: the upstream sees the path without the prefix
 
 

@@ -8,14 +8,14 @@ cheap checks that run on every deploy and report a change only when they made on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.recipe import Step
+from stackctl.recipe import Recipe, Step
 from stackctl.steps import StepContext, step_runner
 
-__all__ = ["StepContext", "StepResult", "run_steps"]
+__all__ = ["StepContext", "StepResult", "active_steps", "run_steps"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class StepResult:
     step: str
     outcome: str  # "changed", "unchanged", "skipped"
     detail: str = ""
+
+
+def active_steps(recipe: Recipe, context: Mapping[str, Any]) -> tuple[Step, ...]:
+    """The steps whose `when` holds for these settings (a MariaDB step only with MariaDB)."""
+    from stackctl.render import evaluate
+
+    return tuple(s for s in recipe.bootstrap if evaluate(recipe, s.when, context))
 
 
 def run_steps(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stackctl import console
 from stackctl import secrets as secret_store
-from stackctl.bootstrap import StepContext, StepResult, run_steps
+from stackctl.bootstrap import StepContext, StepResult, active_steps, run_steps
 from stackctl.engine import Engine
 from stackctl.errors import NetworkError
 from stackctl.files import FileChange, apply_plan, refuse_conflicts
@@ -172,8 +172,9 @@ def deploy(
 
     secrets = stack.secrets()
     context = StepContext(stack, engine, report.network, secrets)
-    before = [s for s in stack.recipe.bootstrap if s.phase == "before-up"]
-    after = [s for s in stack.recipe.bootstrap if s.phase == "after-up"]
+    steps = active_steps(stack.recipe, stack.context())
+    before = [s for s in steps if s.phase == "before-up"]
+    after = [s for s in steps if s.phase == "after-up"]
     if before:
         # before-up steps name the services they need (a database, say): start only those
         needed = sorted({svc for step in before for svc in step.options.get("start", ())})

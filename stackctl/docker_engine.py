@@ -192,6 +192,12 @@ class DockerEngine:
 
         self._wrap(f"pull {reference}", run)
 
+    def build(self, context: str, tag: str, build_args: dict[str, str]) -> int:
+        argv = ["docker", "build", "--tag", tag]
+        for key, value in build_args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        return _run([*argv, "--", context], attached=True).code
+
     # -- compose ------------------------------------------------------------------
     def compose_config(self, stack_dir: Path, project: str) -> None:
         """Let compose itself validate the rendered file (interpolation included)."""

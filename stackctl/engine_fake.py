@@ -129,6 +129,11 @@ class FakeEngine:
         self._call("pull", reference)
         self.images[reference] = self._new_id("sha256:")
 
+    def build(self, context: str, tag: str, build_args: dict[str, str]) -> int:
+        self._call("build", context, tag, dict(build_args))
+        self.images[tag] = self._new_id("sha256:")
+        return 0
+
     # compose
     def compose_config(self, stack_dir: Path, project: str) -> None:
         self._call("compose_config", project)

@@ -106,6 +106,7 @@ class Step:
     phase: str = "after-up"  # before-up (only its own services started) | after-up
     options: dict[str, Any] = field(default_factory=dict)
     always: bool = False  # re-check on every deploy (cheap, idempotent checks)
+    when: str = ""  # a Jinja expression; the step exists only when it is true
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def load_recipe(folder: Path) -> Recipe:
                 title=s.pop("title"),
                 phase=s.pop("phase", "after-up"),
                 always=s.pop("always", False),
+                when=s.pop("when", ""),
                 options=s,
             )
             for s in (dict(s) for s in raw.get("bootstrap", ()))

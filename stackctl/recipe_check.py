@@ -39,7 +39,7 @@ TOP_KEYS = {
     "secret_files",
 }
 SETTING_KEYS = {"kind", "default", "help", "choices", "optional", "when", "publish"}
-STEP_KEYS = {"id", "kind", "title", "phase", "always", "start"}
+STEP_KEYS = {"id", "kind", "title", "phase", "always", "start", "when"}
 ACTION_KEYS = {"name", "kind", "help", "argument", "argument_kind", "requires"}
 ARGUMENT_KINDS_EXTRA = {"rest"}  # every value kind, plus the rest of the command line
 SETTINGS_METHODS = {"get", "items", "keys", "values"}

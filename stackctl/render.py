@@ -187,7 +187,12 @@ def stack_vhosts(
     for raw in recipe.vhosts:
         if not evaluate(recipe, raw.get("when", ""), context):
             continue
-        expanded = _expand_tree(recipe, raw, context)
+        locations = [
+            loc
+            for loc in raw.get("locations", ())
+            if evaluate(recipe, loc.get("when", ""), context)
+        ]  # a location exists only when its `when` holds (a whiteboard path, say)
+        expanded = _expand_tree(recipe, {**raw, "locations": locations}, context)
         if "aliases_from" in expanded:  # aliases from a list setting, e.g. alternate domains
             expanded["aliases"] = [
                 *expanded.get("aliases", ()),

@@ -16,27 +16,31 @@ check them), and to prove the published port works. Runs on every deploy when `a
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+from typing import TYPE_CHECKING
 
 from stackctl.errors import RecipeError, StackctlError
-from stackctl.recipe import Step
-from stackctl.render import expand
 from stackctl.schema import optional, required
-from stackctl.steps import StepContext, step_kind
-from stackctl.wait import poll
+from stackctl.steps import step_kind
+
+if TYPE_CHECKING:
+    from stackctl.recipe import Step
+    from stackctl.steps import StepContext
 
 WAIT_SECONDS = 120
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect is an answer of its own, not something to follow
-
-
 def probe(url: str, status: int, contains: str, seconds: float) -> str:
     """Poll `url` until it answers `status` with `contains` in the body; the body."""
-    opener = urllib.request.build_opener(_NoRedirect)
+    import urllib.error
+    import urllib.request
+
+    from stackctl.wait import poll
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None  # a redirect is an answer of its own, not something to follow
+
+    opener = urllib.request.build_opener(NoRedirect)
 
     def attempt() -> tuple[str | None, str]:
         try:
@@ -73,6 +77,8 @@ def probe(url: str, status: int, contains: str, seconds: float) -> str:
     },
 )
 def http_probe(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    from stackctl.render import expand
+
     url = expand(ctx.stack.recipe, step.options["url"], ctx.stack.context())
     if not url.startswith(("http://", "https://")):
         raise RecipeError(f"step {step.id}: url {url!r} is not an http(s) URL")

@@ -28,16 +28,18 @@ import hmac
 import io
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl import console
-from stackctl.engine import Engine
 from stackctl.errors import RecipeError, StackctlError
-from stackctl.recipe import Step
-from stackctl.render import expand
 from stackctl.schema import optional, required
-from stackctl.steps import StepContext, container_name, step_kind
+from stackctl.steps import container_name, step_kind
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Step
+    from stackctl.steps import StepContext
 
 # Privileges a recipe may grant on its own database; anything else is refused at run time.
 PRIVILEGES = {
@@ -87,6 +89,8 @@ def _name(value: str, what: str, step: Step) -> str:
 
 
 def options(step: Step, ctx: StepContext) -> dict[str, Any]:
+    from stackctl.render import expand
+
     context = ctx.stack.context()
     opts = {
         k: expand(ctx.stack.recipe, v, context) if isinstance(v, str) else v
@@ -212,6 +216,8 @@ def mysql_database(step: Step, ctx: StepContext) -> tuple[bool, str]:
             f"the user's password to {secret} (ALTER USER ... IDENTIFIED BY) in {container}",
         )
     if charset and charset != opts["charset"]:
+        from stackctl import console
+
         console.warn(
             f"database {database} uses the charset {charset}, not {opts['charset']}: "
             "convert it (ALTER DATABASE, then each table) before text is lost"

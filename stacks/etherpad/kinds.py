@@ -11,18 +11,18 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
-from stackctl import console
-from stackctl.engine import Engine
 from stackctl.errors import StackctlError
-from stackctl.recipe import Action, SecretFile
 from stackctl.secret_files import file_format
-from stackctl.stack import Stack
 from stackctl.steps import ActionResult, action_kind
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from stackctl.engine import Engine
+    from stackctl.recipe import Action, SecretFile
+    from stackctl.stack import Stack
 
 _ALPHABET = string.ascii_letters + string.digits
 _PLUGIN = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?ep_[a-z0-9._-]+(@[A-Za-z0-9.^~<>=*-]+)?$")
@@ -78,6 +78,8 @@ def keycloak_client(settings: Mapping[str, Any]) -> dict[str, Any]:
 def print_keycloak_client(
     stack: Stack, engine: Engine, action: Action, values: list[Any]
 ) -> ActionResult:
+    from stackctl import console
+
     console.info(
         "Import this in Keycloak (Clients > Import client), copy the client secret from its "
         f"Credentials tab, then: stackctl secrets set {stack.name} OIDC_CLIENT_SECRET"
@@ -96,6 +98,10 @@ def jitsi_env(settings: Mapping[str, Any]) -> list[str]:
 def print_jitsi_env(
     stack: Stack, engine: Engine, action: Action, values: list[Any]
 ) -> ActionResult:
+    from rich.markup import escape
+
+    from stackctl import console
+
     console.info("Add to docker-jitsi-meet's .env, then recreate its web container:")
     for line in jitsi_env(stack.settings):
         console.info(escape(line))
@@ -128,6 +134,10 @@ def build_image(stack: Stack, engine: Engine, action: Action, values: list[Any])
             "the image setting still names the stock etherpad/etherpad",
             f'set stacks.{stack.name}.image to your own name first, e.g. image = "local/etherpad"',
         )
+    from rich.markup import escape
+
+    from stackctl import console
+
     console.info(f"building {escape(tag)} from {escape(source)} with {escape(' '.join(plugins))}")
     code = engine.build(source, tag, {"ETHERPAD_PLUGINS": " ".join(plugins)})
     if code:

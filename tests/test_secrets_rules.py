@@ -61,6 +61,20 @@ def test_several_lines_are_refused_never_cut(stack, run_cli, stdin):
     assert (stack / ".env").read_bytes() == before and kept_files(stack) == []
 
 
+def test_bytes_that_are_not_utf8_are_refused(stack, run_cli, stdin):
+    before = (stack / ".env").read_bytes()
+    stdin(b"caf\xe9\n")
+    result = run_cli("secrets", "set", "ente", "ENTE_DB_PASSWORD", "--force")
+    assert result.exit_code == 1 and "not UTF-8" in result.stderr
+    assert (stack / ".env").read_bytes() == before
+
+
+def test_a_text_stdin_is_read_too(stack, run_cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("text stream\n"))
+    assert run_cli("secrets", "set", "ente", "ENTE_DB_PASSWORD", "--force").exit_code == 0
+    assert secrets.load(stack)["ENTE_DB_PASSWORD"] == "text stream"
+
+
 def test_replacing_a_critical_secret_needs_force_and_keeps_the_old_value(stack, run_cli, stdin):
     old = secrets.load(stack)["ENTE_DB_PASSWORD"]
     before = (stack / ".env").read_bytes()

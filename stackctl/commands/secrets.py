@@ -191,9 +191,9 @@ def _read_stdin(name: str) -> str:
 
     from stackctl.errors import SecretError
 
-    data = sys.stdin.buffer.read()
+    stream = getattr(sys.stdin, "buffer", None)  # bytes where there are any: checked as UTF-8
     try:
-        value = data.decode("utf-8")
+        value = stream.read().decode("utf-8") if stream else sys.stdin.read()
     except UnicodeDecodeError:
         raise SecretError(
             f"the value given for {name} is not UTF-8 text; nothing was changed"

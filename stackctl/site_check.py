@@ -1,6 +1,9 @@
-"""Checks across the stacks of one site, run whenever stackctl.toml is loaded for a command:
-every [stacks.<name>] table is valid (a typo in one stack's table is reported whichever stack
-a command names), and no two stacks on this server publish the same host port."""
+"""Checks across the stacks of one site.
+
+`check_stack_tables` runs whenever stackctl.toml is loaded for a command: a typo in one stack's
+table is reported whichever stack the command names. `check_ports_unshared` runs when a stack
+is opened: no two stacks on this server publish the same host port.
+"""
 
 from __future__ import annotations
 
@@ -14,40 +17,62 @@ if TYPE_CHECKING:
     from stackctl.stack import Stack
 
 
-def check_site(site: Site) -> None:
-    stacks = _stacks_on_this_server(site)
-    published: dict[int, tuple[str, str]] = {}
-    for stack in stacks:
-        for key, port in stack.published_ports().items():
-            if port in published and published[port][0] != stack.name:
-                owner, owner_key = published[port]
-                raise SettingsError(
-                    f"stacks.{stack.name}.{key} and stacks.{owner}.{owner_key} both publish "
-                    f"port {port} in {site.where()}",
-                    f"give one of them another port: stacks.{stack.name}.{key} or "
-                    f"stacks.{owner}.{owner_key}",
-                )
-            published.setdefault(port, (stack.name, key))
+def check_roots(site: Site) -> None:
+    """The folders the site names must be folders (or not exist yet)."""
+    for key in ("stacks_root", "data_root", "proxy_root"):
+        folder = Path(getattr(site, key))
+        if folder.exists() and not folder.is_dir():
+            raise SettingsError(
+                f"{key} = {str(folder)!r} in {site.where()} is a file, not a folder",
+                f"move the file aside, or set {key} to a folder",
+            )
 
 
-def _stacks_on_this_server(site: Site) -> list[Stack]:
-    """Every stack with a [stacks.<name>] table (each table validated) or a folder here."""
+def check_stack_tables(site: Site) -> None:
+    """Validate every [stacks.<name>] table against its recipe."""
     from stackctl.recipe import all_recipes, get_recipe
     from stackctl.settings import stack_settings
-    from stackctl.stack import Stack
-    from stackctl.state import State, state_path
 
     recipes = all_recipes()
-    names = list(site.stacks)  # the tables first: their errors name the key the user wrote
-    names += [n for n in recipes if n not in site.stacks and Path(site.stack_dir(n)).is_dir()]
-    found = []
-    for name in names:
+    for name in site.stacks:
         if name not in recipes:
             raise SettingsError(
                 f"[stacks.{name}] in {site.where()} names no recipe",
                 "recipes: " + ", ".join(recipes),
             )
-        recipe = get_recipe(name)
+        stack_settings(site, name, get_recipe(name).settings, list(recipes))
+
+
+def check_ports_unshared(stack: Stack) -> None:
+    """A port this stack publishes must not be published by another stack on this server
+    (one with a [stacks.<name>] table or a folder under stacks_root)."""
+    mine = {port: key for key, port in stack.published_ports().items()}
+    if not mine:
+        return
+    for other in _other_stacks(stack):
+        for key, port in other.published_ports().items():
+            if port in mine:
+                raise SettingsError(
+                    f"stacks.{stack.name}.{mine[port]} and stacks.{other.name}.{key} both "
+                    f"publish port {port} in {stack.site.where()}",
+                    f"give one of them another port: stacks.{stack.name}.{mine[port]} or "
+                    f"stacks.{other.name}.{key}",
+                )
+
+
+def _other_stacks(stack: Stack) -> list[Stack]:
+    from stackctl.recipe import all_recipes
+    from stackctl.settings import stack_settings
+    from stackctl.stack import Stack
+    from stackctl.state import State, state_path
+
+    site = stack.site
+    recipes = all_recipes()
+    found = []
+    for name, recipe in recipes.items():
+        folder = site.stack_dir(name)
+        if name == stack.name or not (name in site.stacks or Path(folder).is_dir()):
+            continue
         settings = stack_settings(site, name, recipe.settings, list(recipes))
-        found.append(Stack(recipe, site, settings, State(state_path(site.stack_dir(name)))))
+        found.append(Stack(recipe, site, settings, State(state_path(folder))))
     return found

@@ -20,6 +20,7 @@ from stackctl.network import NetworkPlan, plan_network, read_host_routes
 from stackctl.recipe import Recipe, all_recipes, get_recipe
 from stackctl.render import StackInputs, base_context, evaluate, images, render_stack
 from stackctl.settings import Site, stack_settings
+from stackctl.site_check import check_ports_unshared
 from stackctl.state import State, load_state, other_allocations
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def open_stack(name: str, site: Site) -> Stack:
     settings = stack_settings(site, name, recipe.settings, list(all_recipes()))
     stack = Stack(recipe, site, settings, load_state(site.stack_dir(name)))
     check_ports_distinct(stack)
+    check_ports_unshared(stack)
     return stack
 
 

@@ -53,6 +53,12 @@ def state_path(stack_dir: Path) -> Path:
 
 def load_state(stack_dir: Path) -> State:
     path = state_path(stack_dir)
+    for folder in (stack_dir, path.parent):
+        if folder.exists() and not folder.is_dir():
+            raise StateError(
+                f"{folder} is a file, but stackctl keeps a folder there",
+                "move the file aside (restore the folder from a backup if you have one)",
+            )
     if not path.exists() and not path.is_symlink():
         return State(path)
     checked = check_state(path, read_state_json(path))

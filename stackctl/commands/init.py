@@ -25,10 +25,15 @@ def register(app: typer.Typer) -> None:
         from stackctl.settings import Site
 
         text = (templates_dir() / "stackctl.toml").read_text(encoding="utf-8")
+        if path.is_dir():
+            raise StackctlError(
+                f"{path} is a folder",
+                f"give the path of the file to write, e.g. {path / 'stackctl.toml'}",
+            )
         # two runs at once must not back up each other's file: check-and-write under a lock
         with hold(file_lock_path(path), str(path), Site().lock_timeout):
             if path.exists():
-                if path.read_text(encoding="utf-8") == text:
+                if path.read_bytes() == text.encode("utf-8"):
                     console.ok(f"{path} is already the starter file; nothing changed")
                     return
                 if not force:

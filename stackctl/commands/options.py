@@ -20,11 +20,12 @@ def site() -> Site:
         from stackctl import console
 
         console.verbosity = verbose
-    from stackctl.site_check import check_site
+    from stackctl.site_check import check_roots, check_stack_tables
 
     loaded = load_site(config_path)
     use_recipe_paths(loaded.recipe_paths)  # the site's own recipes join the shipped ones
-    check_site(loaded)
+    check_roots(loaded)
+    check_stack_tables(loaded)
     return loaded
 
 

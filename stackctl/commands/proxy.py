@@ -54,6 +54,11 @@ def register(app: typer.Typer) -> None:
         from stackctl.errors import StackctlError
         from stackctl.locking import stack_lock
 
+        if write and root.exists() and not root.is_dir():
+            raise StackctlError(
+                f"--root {root} is a file, not a folder",
+                "give the folder to write under (the server's config tree is made inside it)",
+            )
         settings = site()
         loaded, vhosts = _vhosts(stack, settings)
         if all_dialects and write:

@@ -70,7 +70,12 @@ def _invoke(argv: list[str], stdin: str = "") -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     saved = (sys.argv, sys.stdin, sys.stdout, sys.stderr)
     # the console writes to whatever sys.stdout and sys.stderr are at the time
-    sys.argv, sys.stdin, sys.stdout, sys.stderr = ["stackctl", *argv], io.StringIO(stdin), out, err
+    sys.argv, sys.stdin, sys.stdout, sys.stderr = (
+        ["stackctl", *argv],
+        io.TextIOWrapper(io.BytesIO(stdin.encode())),
+        out,
+        err,
+    )
     options.config_path, options.verbose = None, 0
     code = 0
     try:

@@ -36,9 +36,9 @@ def command(index: int, world: Path) -> list[str]:
     return [arg.replace("{world}", str(world)) for arg in COMMANDS[index % len(COMMANDS)]]
 
 
-def value_cases() -> list[tuple[str, str]]:
+def value_cases(name: str = "values.txt") -> list[tuple[str, str]]:
     cases = []
-    for line in (CORPUS / "values.txt").read_text(encoding="utf-8").splitlines():
+    for line in (CORPUS / name).read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             table, _, assignment = line.rpartition("] ") if line.startswith("[") else ("", "", line)
             cases.append((f"{table}]" if table else "", assignment))
@@ -125,3 +125,28 @@ def test_a_settings_file_in_a_wrong_encoding_is_refused(world: Path, refuses, en
     (world / "stackctl.toml").write_bytes(_encoded(world)[encoding])
     argv = command(ENCODINGS.index(encoding), world)
     refuses(*argv, exit_code=2, mentions="stackctl.toml")
+
+
+# Commands that open the stack: where the ports it publishes are checked against the others.
+OPENING = (
+    ("render", "{stack}"),
+    ("plan", "{stack}"),
+    ("deploy", "{stack}"),
+    ("proxy", "{stack}"),
+    ("host-snippets", "{stack}"),
+)
+PORTS = [
+    (table, assignment, argv) for table, assignment in value_cases("ports.txt") for argv in OPENING
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "assignment", "argv"),
+    PORTS,
+    ids=[f"{t}{a} {a2[0]}" for t, a, a2 in PORTS],
+)
+def test_a_port_another_stack_publishes_is_refused(world: Path, refuses, table, assignment, argv):
+    stack = table.removeprefix("[stacks.").removesuffix("]")
+    (world / "stackctl.toml").write_text(site_text(world) + f"\n{table}\n{assignment}\n")
+    outcome = refuses(*(a.replace("{stack}", stack) for a in argv), exit_code=2)
+    assert "both publish port" in outcome.errors[0] and key_of(assignment) in outcome.errors[0]

@@ -84,3 +84,24 @@ def test_follow_ends_without_error_when_the_log_ends_cleanly(deployed_files, run
     (tmp_path / "fakebin" / "docker").write_text("#!/bin/sh\necho 'one line'\nexit 0\n")
     result = run_cli("logs", "-f", "mastodon", "web")
     assert result.exit_code == 0 and result.stdout == "one line\n"
+
+
+@pytest.mark.parametrize(
+    "argv", [["recipes"], ["secrets", "show", "ente"], ["recipes", "show", "ente"]], ids=" ".join
+)
+def test_engine_free_commands_import_no_engine_sdk_and_no_pydantic(site_file, tmp_path, argv):
+    """What start-up costs most: pydantic (through typer >= 0.29) and the engine SDKs."""
+    import subprocess
+    import sys
+
+    site_file()
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['stackctl', *{argv!r}]\n"
+        "try:\n    from stackctl.entry import main; main()\n"
+        "except SystemExit: pass\n"
+        "heavy = ('pydantic', 'docker', 'python_on_whales')\n"
+        "sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stderr.splitlines()[-1] == "[]", done.stderr

@@ -1,53 +1,47 @@
-"""`stackctl deploy`: plan/write -> secrets -> network -> pull -> bootstrap -> up -> summary.
+"""`stackctl deploy`: the engine half of a deploy, after `apply(plan)` wrote the disk half.
 
+plan -> apply (secrets, files, state) -> network -> validate -> pull -> bootstrap -> up.
 Every phase is idempotent, so an interrupted deploy is finished by running it again, and
-a deploy of an unchanged stack changes nothing and says so. `dry_run` walks the same path
-and stops before the first write.
+a deploy of an unchanged stack changes nothing and says so. A dry run is the plan itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from stackctl import console
-from stackctl import secrets as secret_store
-from stackctl.bootstrap import StepContext, StepResult, active_steps, run_steps
-from stackctl.engine import Engine
-from stackctl.errors import NetworkError
-from stackctl.files import FileChange, apply_plan, refuse_conflicts
+from stackctl.apply import apply
+from stackctl.bootstrap import StepContext, StepResult, run_steps
+from stackctl.engine import ENGINE_HINT, Engine
+from stackctl.errors import EngineError, NetworkError
 from stackctl.names import StackNames
 from stackctl.network import NetworkPlan
-from stackctl.proxy.install import ProxyPlan, plan_install
+from stackctl.plan import StackPlan
 from stackctl.pull import pull_missing
-from stackctl.stack import Stack, check_ports_free, network_plan, render_files
+from stackctl.stack import check_ports_free
 
 
 @dataclass
 class DeployReport:
-    stack: str
+    plan: StackPlan
     dry_run: bool
-    files: list[FileChange] = field(default_factory=list)
-    secrets_created: tuple[str, ...] = ()
-    network: NetworkPlan | None = None
-    network_created: bool = False
+    network_created: bool | None = False  # None: unknown (a dry run without an engine)
     dirs_created: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)
     steps: list[StepResult] = field(default_factory=list)
     containers_changed: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
-    proxy: list[ProxyPlan] = field(default_factory=list)
 
-    def proxy_changes(self) -> list[tuple[Path, FileChange]]:
-        return [(p.base, c) for p in self.proxy for c in p.changes]
+    @property
+    def stack(self) -> str:
+        return self.plan.stack.name
 
     @property
     def changed(self) -> bool:
         return bool(
-            [f for f in self.files if f.action != "identical"]
-            or [c for _, c in self.proxy_changes() if c.action != "identical"]
-            or self.secrets_created
+            self.plan.files_changed()
+            or self.plan.new_secrets
             or self.network_created
             or self.dirs_created
             or self.pulled
@@ -56,165 +50,113 @@ class DeployReport:
         )
 
 
-def ensure_network(engine: Engine, plan: NetworkPlan, names: StackNames) -> bool:
-    """Create the stack network with its planned subnet; verify an existing one matches."""
-    existing = engine.network(plan.name)
+def dry_run(plan: StackPlan) -> DeployReport:
+    """What a deploy would do: the plan, read as a report. Needs no engine."""
+    return DeployReport(
+        plan,
+        dry_run=True,
+        network_created=None if plan.network_exists is None else not plan.network_exists,
+        dirs_created=[str(d) for d in plan.dirs],
+        pulled=list(plan.missing_images or ()),
+    )
+
+
+def ensure_network(
+    engine: Engine,
+    network: NetworkPlan,
+    names: StackNames,
+    known: tuple[str, ...] | None = None,
+) -> bool:
+    """Create the stack network with its planned subnet; verify an existing one matches.
+
+    `known`: the subnets the plan already saw on that network (no need to ask again)."""
+    if known is not None and network.subnet in known:
+        return False
+    existing = engine.network(network.name)
     if existing is None:
-        engine.create_network(plan.name, plan.subnet, plan.gateway, plan.ip_range, names.labels)
+        engine.create_network(
+            network.name, network.subnet, network.gateway, network.ip_range, names.labels
+        )
         return True
-    if plan.subnet not in existing.subnets:
+    if network.subnet not in existing.subnets:
         raise NetworkError(
-            f"Docker network {plan.name} exists with subnet {', '.join(existing.subnets) or 'none'}, not the planned {plan.subnet}",
-            f"stop the stack (`stackctl down {names.stack}`), remove it with `docker network rm {plan.name}`, and deploy again",
+            f"Docker network {network.name} exists with subnet {', '.join(existing.subnets) or 'none'}, not the planned {network.subnet}",
+            f"stop the stack (`stackctl down {names.stack}`), remove it with `docker network rm {network.name}`, and deploy again",
         )
     return False
 
 
-def plan_proxy_install(stack: Stack) -> list[ProxyPlan]:
-    """The proxy snippet at the server's own location, when that server is installed here."""
-    from stackctl import proxy
-    from stackctl.render import stack_vhosts
-
-    if not stack.recipe.vhosts:
-        return []
-    vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
-    files = proxy.render(vhosts, stack.site.proxy, proxy.site_from(stack.site), stack.name)
-    places = proxy.destinations(stack.site.proxy, stack.name, list(files))
-    absolute = {
-        k: v for k, v in places.items() if v.is_absolute()
-    }  # IIS files stay in the stack folder
-    return plan_install(
-        {k: files[k] for k in absolute},
-        absolute,
-        Path(stack.site.proxy_root),
-        stack.dir,
-        stack.state.files,
-        only_present=True,
-    )
-
-
-def ensure_dirs(stack: Stack) -> list[str]:
-    created = []
-    for name in stack.recipe.data_dirs:
-        path = stack.data_dir / name
-        if not path.is_dir():
-            path.mkdir(parents=True, exist_ok=True)
-            created.append(str(path))
-    return created
-
-
-def fingerprint(stack: Stack, engine: Engine, images: dict[str, str]) -> str:
-    """What the running stack is made of: the rendered files, .env and the image ids."""
+def fingerprint(plan: StackPlan, image_ids: dict[str, str | None]) -> str:
+    """What the running stack is made of: the written files, the secrets and the image ids."""
+    state = plan.stack.state
     digest = hashlib.sha256()
-    for path in sorted(stack.state.files):
-        digest.update(f"{path}={stack.state.files[path]}\n".encode())
-    env = secret_store.env_path(stack.dir)
-    digest.update(env.read_bytes() if env.exists() else b"")
-    for service in sorted(images):
-        digest.update(f"{service}={engine.image_id(images[service])}\n".encode())
+    for path in sorted(state.files):
+        digest.update(f"{path}={state.files[path]}\n".encode())
+    for key in sorted(plan.secrets):
+        digest.update(f"{key}={plan.secrets[key]}\n".encode())
+    for service in sorted(plan.images):
+        digest.update(f"{service}={image_ids.get(plan.images[service])}\n".encode())
     return digest.hexdigest()
 
 
-def _running_as_planned(stack: Stack, engine: Engine, images: dict[str, str]) -> bool:
-    containers = {c.service: c for c in engine.project_containers(stack.names.project)}
-    for service in images:
+def _running_as_planned(plan: StackPlan, engine: Engine, image_ids: dict[str, str | None]) -> bool:
+    containers = {c.service: c for c in engine.project_containers(plan.stack.names.project)}
+    for service, reference in plan.images.items():
         found = containers.get(service)
         if found is None or found.state != "running" or found.health in ("unhealthy", "starting"):
             return False
-        if found.image_id != engine.image_id(images[service]):
+        if found.image_id != image_ids.get(reference):
             return False
-    return set(containers) <= set(images)
+    return set(containers) <= set(plan.images)
 
 
 def deploy(
-    stack: Stack,
-    engine: Engine,
-    dry_run: bool = False,
-    force: bool = False,
-    wait_seconds: int = 300,
+    plan: StackPlan, engine: Engine, force: bool = False, wait_seconds: int = 300
 ) -> DeployReport:
-    report = DeployReport(stack.name, dry_run)
+    """Apply the plan, then bring the engine in line with it. The caller holds the lock."""
+    stack, project = plan.stack, plan.stack.names.project
+    if not plan.engine_known:
+        raise EngineError(f"{stack.name} was planned without an engine", ENGINE_HINT)
+    report = DeployReport(plan, dry_run=False)
+    own_ports = {p for c in engine.project_containers(project) for p in c.host_ports}
+    check_ports_free(stack, own_ports)
+    applied = apply(plan, force=force)
+    report.backups, report.dirs_created = applied.backups, applied.dirs_created
 
-    docker_networks = {n.name: n.subnets for n in engine.networks()}
-    report.network = network_plan(stack, docker_networks)
-    secrets = stack.secrets()
-    report.files = render_files(stack, report.network, secrets)
-    check_ports_free(
-        stack, {p for c in engine.project_containers(stack.names.project) for p in c.host_ports}
-    )
-    report.proxy = plan_proxy_install(stack)
-    images = stack.images()
-    if dry_run:
-        report.secrets_created = secret_store.ensure(stack.recipe, stack.dir, dry_run=True).created
-        report.network_created = stack.names.network not in docker_networks
-        report.pulled = [ref for ref in images.values() if engine.image_id(ref) is None]
-        return report
+    console.step(f"network {plan.network.name} ({plan.network.subnet})")
+    known = (plan.docker_networks or {}).get(plan.network.name)
+    report.network_created = ensure_network(engine, plan.network, stack.names, known)
+    image_ids = dict(plan.image_ids or {})
+    report.pulled = pull_missing(engine, {r: r for r, found in image_ids.items() if found is None})
+    image_ids.update({ref: engine.image_id(ref) for ref in report.pulled})
+    current = fingerprint(plan, image_ids)
+    if plan.files_changed() or plan.new_secrets or current != stack.state.deployed:
+        engine.compose_config(stack.dir, project)  # compose itself checks what was written
 
-    # Refuse conflicts before anything is written, so a refused deploy loses nothing.
-    if not force:
-        refuse_conflicts(stack.dir, report.files)
-        for plan in report.proxy:
-            refuse_conflicts(plan.base, plan.changes)
-    report.secrets_created = secret_store.ensure(stack.recipe, stack.dir).created
-    if report.secrets_created:  # files holding secrets inline need the values just made
-        report.files = render_files(stack, report.network, stack.secrets())
-    report.backups = apply_plan(stack.dir, report.files, stack.state.files, force=force)
-    for plan in report.proxy:
-        report.backups += apply_plan(plan.base, plan.changes, stack.state.files, force=force)
-    stack.state.network = report.network.as_state()
-    stack.state.save()
-    report.dirs_created = ensure_dirs(stack)
-
-    console.step(f"network {report.network.name} ({report.network.subnet})")
-    report.network_created = ensure_network(engine, report.network, stack.names)
-    engine.compose_config(stack.dir, stack.names.project)
-    report.pulled = pull_missing(engine, images)
-
-    secrets = stack.secrets()
-    context = StepContext(stack, engine, report.network, secrets)
-    steps = active_steps(stack.recipe, stack.context())
-    before = [s for s in steps if s.phase == "before-up"]
-    after = [s for s in steps if s.phase == "after-up"]
+    context = StepContext(stack, engine, plan.network, plan.secrets)
+    before = tuple(s for s in plan.steps if s.phase == "before-up")
+    after = tuple(s for s in plan.steps if s.phase == "after-up")
     if before:
         # before-up steps name the services they need (a database, say): start only those
         needed = sorted({svc for step in before for svc in step.options.get("start", ())})
         if needed:
             with console.status(f"starting {', '.join(needed)} for the bootstrap"):
-                engine.compose_up(
-                    stack.dir, stack.names.project, services=needed, wait_seconds=wait_seconds
-                )
-        report.steps += run_steps(tuple(before), context, lambda s: console.step(s.title))
+                engine.compose_up(stack.dir, project, services=needed, wait_seconds=wait_seconds)
+        report.steps += run_steps(before, context, lambda s: console.step(s.title))
 
-    current = fingerprint(stack, engine, images)
-    if current == stack.state.deployed and _running_as_planned(stack, engine, images):
+    if current == stack.state.deployed and _running_as_planned(plan, engine, image_ids):
         console.step("containers already up to date")
     else:
-        before_ids = {
-            c.name: (c.id, c.state) for c in engine.project_containers(stack.names.project)
-        }
+        before_ids = {c.name: (c.id, c.state) for c in engine.project_containers(project)}
         with console.status(f"starting {stack.name} and waiting until it is healthy"):
-            engine.compose_up(stack.dir, stack.names.project, wait_seconds=wait_seconds)
-        after_ids = {
-            c.name: (c.id, c.state) for c in engine.project_containers(stack.names.project)
-        }
+            engine.compose_up(stack.dir, project, wait_seconds=wait_seconds)
+        after_ids = {c.name: (c.id, c.state) for c in engine.project_containers(project)}
         report.containers_changed = sorted(
             n for n in after_ids if before_ids.get(n) != after_ids[n]
         )
     if after:
-        report.steps += run_steps(tuple(after), context, lambda s: console.step(s.title))
-    stack.state.deployed = fingerprint(stack, engine, images)
-    stack.state.save()
+        report.steps += run_steps(after, context, lambda s: console.step(s.title))
+    if stack.state.deployed != current:
+        stack.state.deployed = current
+        stack.state.save()
     return report
-
-
-def stack_urls(stack: Stack) -> list[tuple[str, str]]:
-    from stackctl.render import stack_vhosts
-
-    return [
-        (v.name, f"https://{v.hostname}/")
-        for v in stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
-    ]
-
-
-def env_file(stack: Stack) -> Path:
-    return secret_store.env_path(stack.dir)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackctl.atomic import write_atomic
 from stackctl.errors import SecretError
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@+=,-]*")
@@ -264,16 +264,5 @@ def merge_env(path: Path, new: Mapping[str, str], replace: Mapping[str, str] | N
 def write_private(path: Path, text: str) -> None:
     """Atomic write with 0600 from the first byte, in a 0700 folder; never through a link."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
     check_path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".env.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, 0o600, dir_mode=0o700)

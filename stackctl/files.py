@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from stackctl.atomic import write_atomic
 from stackctl.errors import ConflictError
 
 Action = Literal["create", "identical", "update", "conflict"]
@@ -42,8 +42,14 @@ def digest(text: str) -> str:
 
 
 def plan_files(
-    root: Path, files: Iterable[RenderedFile], written: Mapping[str, str]
+    root: Path,
+    files: Iterable[RenderedFile],
+    written: Mapping[str, str],
+    pending: Mapping[str, str] | None = None,
 ) -> list[FileChange]:
+    """`written`: digests stackctl recorded after writing; `pending`: digests it recorded
+    before a write that may have been cut short. A file matching either is stackctl's."""
+    pending = pending or {}
     changes = []
     for rendered in files:
         target = root / rendered.path
@@ -61,7 +67,7 @@ def plan_files(
                     "" if mode_ok else "mode",
                 )
             )
-        elif written.get(rendered.path) == digest(current):
+        elif digest(current) in (written.get(rendered.path), pending.get(rendered.path)):
             changes.append(FileChange(rendered, "update", current))
         elif rendered.path in written:
             changes.append(
@@ -109,18 +115,3 @@ def apply_plan(
         write_atomic(target, change.file.content, change.file.mode)
         written[change.file.path] = digest(change.file.content)
     return backups
-
-
-def write_atomic(target: Path, content: str, mode: int) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -180,14 +180,20 @@ def _new_values(spec: Secret, have: dict[str, str]) -> dict[str, str]:
     return {spec.name: value, spec.companion: fmt.derive(spec, value)}
 
 
-def ensure(recipe: Recipe, stack_dir: Path, dry_run: bool = False) -> SecretsResult:
-    """Create the secrets that are missing; never touch one that exists."""
-    path = env_path(stack_dir)
-    have = read_env(path)
+def new_values(recipe: Recipe, have: dict[str, str]) -> dict[str, str]:
+    """The values `ensure` would add to `have`: generated now, written by the caller."""
     new: dict[str, str] = {}
     for spec in recipe.secrets:
         if spec.format != "provided":
             new.update(_new_values(spec, have))
+    return new
+
+
+def ensure(recipe: Recipe, stack_dir: Path, dry_run: bool = False) -> SecretsResult:
+    """Create the secrets that are missing; never touch one that exists."""
+    path = env_path(stack_dir)
+    have = read_env(path)
+    new = new_values(recipe, have)
     if new and not dry_run:
         merge_env(path, new)
     from stackctl import secret_files

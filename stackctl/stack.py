@@ -24,7 +24,7 @@ from stackctl.site_check import check_ports_unshared
 from stackctl.state import State, load_state, other_allocations
 
 if TYPE_CHECKING:
-    from stackctl.engine import Engine
+    pass
 
 
 @dataclass
@@ -149,22 +149,4 @@ def render_files(
     inputs = StackInputs(
         stack.recipe, stack.site, stack.settings, network, secrets, stack.state.facts
     )
-    return plan_files(stack.dir, render_stack(inputs), stack.state.files)
-
-
-def docker_networks_if_reachable(engine: Engine | None) -> dict[str, tuple[str, ...]]:
-    """Existing Docker networks, or none when no engine answers: planning still works, only
-    overlaps with Docker networks go unchecked (and the caller is warned)."""
-    from stackctl.errors import EngineError
-
-    try:
-        if engine is None:
-            raise EngineError("no engine")
-        return {n.name: n.subnets for n in engine.networks()}
-    except EngineError:
-        from stackctl import console
-
-        console.warn(
-            "Docker engine not reachable: subnet overlaps with Docker networks not checked"
-        )
-        return {}
+    return plan_files(stack.dir, render_stack(inputs), stack.state.files, stack.state.pending)

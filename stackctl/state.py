@@ -8,12 +8,11 @@ by actions. It never holds a secret. Back it up with the stack folder.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackctl.atomic import write_atomic
 from stackctl.state_check import StateError, allocated_subnet, check_state
 
 STATE_DIR = ".stackctl"
@@ -28,23 +27,22 @@ class State:
     journal: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     deployed: str = ""
+    # digests of files about to be written: a run killed mid-write left them, not a user
+    pending: dict[str, str] = field(default_factory=dict)
 
-    def save(self) -> None:
-        data = {
+    def data(self) -> dict[str, Any]:
+        return {
             "network": self.network,
             "files": self.files,
             "journal": self.journal,
             "facts": self.facts,
             "deployed": self.deployed,
+            "pending": self.pending,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+
+    def save(self) -> None:
+        text = json.dumps(self.data(), indent=2, sort_keys=True) + "\n"
+        write_atomic(self.path, text, 0o600, dir_mode=0o700)
 
 
 def state_path(stack_dir: Path) -> Path:

@@ -69,25 +69,19 @@ def test_overlapping_explicit_subnet_is_refused(rendered, run_cli):
 def test_port_taken_is_refused_before_anything_is_written(site_file, tmp_path):
     from stackctl.commands.options import site
     from stackctl.deploy import deploy
+    from stackctl.engine_fake import FakeEngine
     from stackctl.errors import SettingsError
+    from stackctl.plan import plan_stack
     from stackctl.stack import open_stack
 
-    class NoContainers:
-        """Just enough engine for deploy to reach its port check: no networks, no containers."""
-
-        def networks(self) -> list:
-            return []
-
-        def project_containers(self, project: str) -> list:
-            return []
-
+    engine = FakeEngine()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
         site_file(extra=f"[stacks.ente]\napi_port = {port}\n")
         with pytest.raises(SettingsError, match=f"port {port}"):
-            deploy(open_stack("ente", site()), NoContainers())  # type: ignore[arg-type]
+            deploy(plan_stack(open_stack("ente", site()), engine), engine)
     assert not (tmp_path / "stacks").exists()
     assert not (tmp_path / "data").exists()
 

@@ -50,7 +50,6 @@ def error_lines(stderr: str) -> list[str]:
         ["logs", "--tail", "5", "ente", "museum"],
         ["extract", "ente", "ott", "me@test.lan"],
         ["deploy", "ente"],
-        ["deploy", "--dry-run", "ente"],
         ["status", "ente"],
         ["images", "list", "ente"],
         ["images", "pull", "ente"],

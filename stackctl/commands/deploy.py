@@ -1,4 +1,4 @@
-"""`stackctl deploy`, `stackctl status`, `stackctl down`."""
+"""`stackctl deploy`, `stackctl status`, `stackctl down`: several stacks, or --all."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ from typing import Annotated
 
 import typer
 
+from stackctl.commands._shapes import AllStacks, Stacks
+
 
 def register(app: typer.Typer) -> None:
     @app.command("deploy")
     def deploy(
-        stacks: Annotated[list[str] | None, typer.Argument(help="Stack names, e.g. ente")] = None,
-        all_stacks: Annotated[
+        stacks: Stacks = None,
+        all_stacks: AllStacks = False,
+        dry_run: Annotated[
             bool,
             typer.Option(
-                "--all",
-                help="Every stack enabled in stackctl.toml ([stacks.NAME] enabled = true): a reinstall",
+                "--dry-run", help="Show what would happen; change nothing (no engine needed)"
             ),
-        ] = False,
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help="Show what would happen; change nothing")
         ] = False,
         force: Annotated[
             bool, typer.Option("--force", help="Overwrite files changed by hand (a backup is kept)")
@@ -30,14 +29,14 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     ) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
-        from contextlib import nullcontext
-
         from stackctl import console
-        from stackctl.allocate import allocate_network
+        from stackctl.commands._shapes import engine_or_unknown
         from stackctl.commands.options import chosen_stacks, site
         from stackctl.deploy import deploy as run
+        from stackctl.deploy import dry_run as what_if
         from stackctl.engine import open_engine
         from stackctl.locking import stack_lock
+        from stackctl.plan import plan_stack
         from stackctl.stack import open_stack
         from stackctl.summary import print_report, report_json
 
@@ -49,42 +48,52 @@ def register(app: typer.Typer) -> None:
         # validate every stack's settings before touching any of them
         for name in names:
             open_stack(name, settings)
-        engine = open_engine()
         reports = []
-        for name in names:
-            # one stack lock at a time; its state is read inside the lock
-            with nullcontext() if dry_run else stack_lock(settings, name):
-                stack = open_stack(name, settings)
-                if not dry_run:
-                    allocate_network(stack, {n.name: n.subnets for n in engine.networks()})
-                report = run(stack, engine, dry_run=dry_run, force=force, wait_seconds=wait)
-            reports.append(report_json(report))
-            if not json:
-                print_report(stack, report)
+        if dry_run:
+            engine = engine_or_unknown()
+            for name in names:
+                report = what_if(plan_stack(open_stack(name, settings), engine))
+                reports.append(report)
+                if not json:
+                    print_report(report)
+        else:
+            engine = open_engine()
+            for name in names:
+                # one stack lock at a time; its state is read inside the lock
+                with stack_lock(settings, name):
+                    stack = open_stack(name, settings)
+                    report = run(plan_stack(stack, engine), engine, force=force, wait_seconds=wait)
+                reports.append(report)
+                if not json:
+                    print_report(report)
         if json:
-            console.print_json(reports[0] if len(reports) == 1 and not all_stacks else reports)
+            shown = [report_json(r) for r in reports]
+            console.print_json(shown[0] if len(shown) == 1 and not all_stacks else shown)
 
     @app.command("status")
     def status(
-        stack: Annotated[
-            str | None, typer.Argument(help="Stack name (default: every deployed stack)")
+        stacks: Annotated[
+            list[str] | None,
+            typer.Argument(help="Stack names (default: every stack with a folder here)"),
         ] = None,
+        all_stacks: AllStacks = False,
         json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Containers of each stack: state, health, image and published ports."""
         from stackctl import console
-        from stackctl.commands.options import site
+        from stackctl.commands.options import chosen_stacks, site
         from stackctl.engine import open_engine
-        from stackctl.recipe import all_recipes
+        from stackctl.recipe import all_recipes, get_recipe
         from stackctl.views import print_table
 
         settings = site()
+        if stacks or all_stacks:
+            names = chosen_stacks(settings, stacks, all_stacks, verb="show")
+            for name in names:
+                get_recipe(name)
+        else:
+            names = [n for n in all_recipes() if settings.stack_dir(n).is_dir()]
         engine = open_engine()
-        names = [stack] if stack else [n for n in all_recipes() if settings.stack_dir(n).is_dir()]
-        if stack:
-            from stackctl.recipe import get_recipe
-
-            get_recipe(stack)
         rows = []
         for name in names:
             for c in engine.project_containers(settings.names(name).project):
@@ -102,7 +111,7 @@ def register(app: typer.Typer) -> None:
             console.print_json(rows)
             return
         if not rows:
-            console.info("no containers" + (f" for {stack}" if stack else ""))
+            console.info("no containers" + (f" for {', '.join(stacks)}" if stacks else ""))
             return
         print_table(
             "stacks",
@@ -121,24 +130,27 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("down")
-    def down(stack: Annotated[str, typer.Argument(help="Stack name")]) -> None:
-        """Stop and remove the stack's containers. Data, secrets, files and the network stay."""
+    def down(stacks: Stacks = None, all_stacks: AllStacks = False) -> None:
+        """Stop and remove the stacks' containers. Data, secrets, files and the network stay."""
         from stackctl import console
-        from stackctl.commands.options import site
+        from stackctl.commands.options import chosen_stacks, site
         from stackctl.engine import open_engine
         from stackctl.locking import stack_lock
         from stackctl.stack import open_stack
 
         settings = site()
-        loaded = open_stack(stack, settings)
-        if not (loaded.dir / "docker-compose.yml").exists():
-            console.ok(f"{stack} has no compose file in {loaded.dir}; nothing to stop")
-            return
-        with stack_lock(settings, stack):
-            loaded = open_stack(stack, settings)  # state is read again, inside the lock
-            open_engine().compose_down(loaded.dir, loaded.names.project)
-            loaded.state.deployed = ""
-            loaded.state.save()
-        console.ok(
-            f"{stack} is down; data in {loaded.data_dir} and secrets in {loaded.dir}/.env are kept"
-        )
+        names = chosen_stacks(settings, stacks, all_stacks, verb="stop")
+        loaded = [open_stack(name, settings) for name in names]
+        engine = open_engine()
+        for stack in loaded:
+            if not (stack.dir / "docker-compose.yml").exists():
+                console.ok(f"{stack.name} has no compose file in {stack.dir}; nothing to stop")
+                continue
+            with stack_lock(settings, stack.name):
+                stack = open_stack(stack.name, settings)  # state is read again, inside the lock
+                engine.compose_down(stack.dir, stack.names.project)
+                stack.state.deployed = ""
+                stack.state.save()
+            console.ok(
+                f"{stack.name} is down; data in {stack.data_dir} and secrets in {stack.dir}/.env are kept"
+            )

@@ -1,48 +1,61 @@
-"""`stackctl plan` (what would change) and `stackctl render` (write it)."""
+"""`stackctl plan` (what would change) and `stackctl render` (write the files)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from stackctl.commands._shapes import AllStacks, Stacks
+
 if TYPE_CHECKING:
-    from stackctl.files import FileChange
-    from stackctl.network import NetworkPlan
-    from stackctl.stack import Stack
+    from stackctl.plan import StackPlan
 
 
-def _plan(stack_name: str) -> tuple[Stack, NetworkPlan, list[FileChange]]:
-    from stackctl.commands.options import site
-    from stackctl.engine import open_engine
-    from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack, render_files
-
-    stack = open_stack(stack_name, site())
-    network = network_plan(stack, docker_networks_if_reachable(open_engine()))
-    return stack, network, render_files(stack, network, stack.secrets())
-
-
-def _show(changes: list[FileChange], stack: Stack, diff: bool) -> None:
+def _show(plan: StackPlan, diff: bool) -> None:
     from rich.markup import escape
 
     from stackctl import console
     from stackctl import secrets as store
     from stackctl.masking import masked_diff
 
-    secret_names = {*store.names(stack.recipe), *stack.secrets()} if diff else set()
-    for change in changes:
+    secret_names = {*store.names(plan.stack.recipe), *plan.secrets} if diff else set()
+    for base, change in plan.all_files():
+        # the proxy config deploy installs is shown at the server's own path
+        shown = change.file.path if base == plan.stack.dir else str(base / change.file.path)
         reason = f"  ({change.reason})" if change.reason else ""
-        console.info(
-            f"  [{change.action}]{change.action:>9}[/] {escape(change.file.path)}{escape(reason)}"
-        )
+        console.info(f"  [{change.action}]{change.action:>9}[/] {escape(shown)}{escape(reason)}")
         if diff and change.action in ("update", "conflict"):
             console.out.print(masked_diff(change, secret_names), markup=False, highlight=False)
+
+
+def _as_json(plan: StackPlan) -> dict[str, Any]:
+    return {
+        "stack": plan.stack.name,
+        "network": plan.network.as_state(),
+        "network_exists": plan.network_exists,
+        "files": [
+            {
+                "path": change.file.path
+                if base == plan.stack.dir
+                else str(base / change.file.path),
+                "action": change.action,
+                "reason": change.reason,
+            }
+            for base, change in plan.all_files()
+        ],
+        "secrets_created": list(plan.secrets_created),
+        "missing_images": None if plan.missing_images is None else list(plan.missing_images),
+        "dirs": [str(d) for d in plan.dirs],
+        "steps": [s.id for s in plan.steps],
+    }
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
-        stack: Annotated[str, typer.Argument(help="Stack name")],
+        stacks: Stacks = None,
+        all_stacks: AllStacks = False,
         diff: Annotated[
             bool,
             typer.Option("--diff", help="Show a unified diff for changed files (secrets masked)"),
@@ -50,74 +63,74 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Render everything in memory and show, per file: create / identical / update / conflict."""
-        from dataclasses import replace
-
         from stackctl import console
-        from stackctl.deploy import plan_proxy_install
+        from stackctl.commands._shapes import engine_or_unknown
+        from stackctl.commands.options import chosen_stacks, site
+        from stackctl.plan import plan_stack
+        from stackctl.stack import open_stack
 
-        loaded, network, changes = _plan(stack)
-        # the proxy config deploy installs at the server's own path, shown with that path
-        installed = [
-            replace(c, file=replace(c.file, path=str(p.base / c.file.path)))
-            for p in plan_proxy_install(loaded)
-            for c in p.changes
-        ]
+        settings = site()
+        names = chosen_stacks(settings, stacks, all_stacks, verb="plan")
+        loaded = [open_stack(name, settings) for name in names]
+        engine = engine_or_unknown()
+        plans = [plan_stack(stack, engine) for stack in loaded]
         if json:
-            console.print_json(
-                {
-                    "stack": stack,
-                    "network": network.as_state(),
-                    "files": [
-                        {"path": c.file.path, "action": c.action, "reason": c.reason}
-                        for c in [*changes, *installed]
-                    ],
-                }
-            )
+            shown = [_as_json(p) for p in plans]
+            console.print_json(shown[0] if len(shown) == 1 and not all_stacks else shown)
             return
-        console.info(f"{stack}: files in {loaded.dir}")
-        _show([*changes, *installed], loaded, diff)
-        if all(c.action == "identical" for c in [*changes, *installed]):
-            console.ok("nothing to change")
+        for planned in plans:
+            console.info(f"{planned.stack.name}: files in {planned.stack.dir}")
+            _show(planned, diff)
+            if planned.secrets_created:
+                console.info(f"  would create secrets: {', '.join(planned.secrets_created)}")
+            if not planned.files_changed():
+                console.ok("nothing to change")
 
     @app.command("render")
     def render(
-        stack: Annotated[str, typer.Argument(help="Stack name")],
+        stacks: Stacks = None,
+        all_stacks: AllStacks = False,
         force: Annotated[
             bool, typer.Option("--force", help="Overwrite files changed by hand (a backup is kept)")
         ] = False,
     ) -> None:
-        """Write the stack's files (compose, app configs, proxy snippet) and create missing
-        secrets. Hand edits are conflicts."""
+        """Write the stacks' files (compose, app configs, proxy snippet) and create missing
+        secrets, as deploy would, without touching the engine. Hand edits are conflicts."""
+        from dataclasses import replace
+
         from stackctl import console
-        from stackctl import secrets as store
-        from stackctl.allocate import allocate_network, docker_networks_or_none
-        from stackctl.commands.options import site
-        from stackctl.engine import open_engine
-        from stackctl.files import apply_plan, refuse_conflicts
+        from stackctl.apply import apply
+        from stackctl.commands.options import chosen_stacks, site
+        from stackctl.engine import open_engine, reachable
         from stackctl.locking import stack_lock
-        from stackctl.stack import open_stack, render_files
+        from stackctl.plan import plan_stack
+        from stackctl.secrets import env_path
+        from stackctl.stack import open_stack
 
         settings = site()
-        open_stack(stack, settings)  # bad names and settings fail before anything is made
-        docker_networks = docker_networks_or_none(open_engine())
-        with stack_lock(settings, stack):
-            loaded = open_stack(stack, settings)  # state is read again, inside the lock
-            network = allocate_network(loaded, docker_networks)
-            changes = render_files(loaded, network, loaded.secrets())
-            if not force:
-                refuse_conflicts(loaded.dir, changes)
-            created = store.ensure(loaded.recipe, loaded.dir).created
-            if created:  # like deploy: files holding secrets need the values just made
-                changes = render_files(loaded, network, loaded.secrets())
-            _show(changes, loaded, diff=False)
-            backups = apply_plan(loaded.dir, changes, loaded.state.files, force=force)
-            loaded.state.save()
-        if created:
-            console.ok(f"created {', '.join(created)} in {store.env_path(loaded.dir)}")
-        for backup in backups:
-            console.warn(f"kept your version as {backup}")
-        if all(c.action == "identical" for c in changes):
-            if not created:
-                console.ok("nothing changed")
-        else:
-            console.ok(f"written to {loaded.dir}")
+        names = chosen_stacks(settings, stacks, all_stacks, verb="render")
+        for name in names:  # bad names and settings fail before anything is made
+            open_stack(name, settings)
+        engine = reachable(open_engine())  # only to check the subnet against Docker networks
+        for name in names:
+            with stack_lock(settings, name):
+                # the stack folder only: installing the proxy config where the server
+                # reads it (under proxy_root) is deploy's step
+                planned = replace(plan_stack(open_stack(name, settings), engine), proxy=[])
+                if planned.network_exists is None and planned.network.source != "state":
+                    console.warn(
+                        f"Docker engine not reachable: subnet {planned.network.subnet} of {name} is not checked "
+                        "against Docker networks and not saved; render or deploy with the engine running to keep one"
+                    )
+                applied = apply(planned, force=force)
+            _show(planned, diff=False)
+            if applied.secrets_created:
+                console.ok(
+                    f"created {', '.join(applied.secrets_created)} in {env_path(planned.stack.dir)}"
+                )
+            for backup in applied.backups:
+                console.warn(f"kept your version as {backup}")
+            if planned.files_changed():
+                console.ok(f"written to {planned.stack.dir}")
+            elif not applied.secrets_created:
+                console.ok(f"{name}: nothing changed")

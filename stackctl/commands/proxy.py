@@ -89,14 +89,15 @@ def register(app: typer.Typer) -> None:
         """Print /etc/hosts, /etc/networks, dnsmasq, Postfix and Sendmail lines for the stack's
         fixed IPs, and the reload lines for certificate renewal."""
         from stackctl import console
+        from stackctl.allocate import docker_networks_or_none
+        from stackctl.commands._shapes import engine_or_unknown
         from stackctl.commands.options import site
-        from stackctl.engine import open_engine
         from stackctl.hostglue import snippets
-        from stackctl.stack import docker_networks_if_reachable, network_plan, open_stack
+        from stackctl.stack import network_plan, open_stack
 
         settings = site()
         loaded = open_stack(stack, settings)
-        plan = network_plan(loaded, docker_networks_if_reachable(open_engine()))
+        plan = network_plan(loaded, docker_networks_or_none(engine_or_unknown()) or {})
         reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
         text = snippets(
             plan.name,
@@ -125,16 +126,17 @@ def _write(
     from rich.markup import escape
 
     from stackctl import console
-    from stackctl.files import apply_plan, refuse_conflicts
+    from stackctl.apply import write_files
+    from stackctl.files import refuse_conflicts
     from stackctl.proxy.install import plan_install
 
-    plans = plan_install(files, places, root, loaded.dir, loaded.state.files)
+    state = loaded.state
+    plans = plan_install(files, places, root, loaded.dir, state.files, pending=state.pending)
     if not force:
         for plan in plans:
             refuse_conflicts(plan.base, plan.changes)
+    write_files(state, [(plan.base, plan.changes) for plan in plans], force=force)
     for plan in plans:
-        apply_plan(plan.base, plan.changes, loaded.state.files, force=force)
         for change in plan.changes:
             path = escape(str(plan.base / change.file.path))
             console.info(f"[{change.action}]{change.action}[/] {path}")
-    loaded.state.save()

@@ -27,6 +27,7 @@ def plan_install(
     stack_dir: Path,
     written: Mapping[str, str],
     only_present: bool = False,
+    pending: Mapping[str, str] | None = None,
 ) -> list[ProxyPlan]:
     """Plan each file at its destination under `root`.
 
@@ -42,5 +43,6 @@ def plan_install(
             continue
         grouped.setdefault(base, []).append(RenderedFile(str(relative), text))
     return [
-        ProxyPlan(base, plan_files(base, rendered, written)) for base, rendered in grouped.items()
+        ProxyPlan(base, plan_files(base, rendered, written, pending))
+        for base, rendered in grouped.items()
     ]

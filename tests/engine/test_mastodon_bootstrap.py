@@ -21,16 +21,18 @@ from pathlib import Path
 import pytest
 
 from stackctl import secrets as secret_store
-from stackctl.deploy import ensure_dirs, ensure_network
+from stackctl.apply import apply
+from stackctl.deploy import ensure_network
 from stackctl.engine import open_engine
 from stackctl.envfile import read_env
 from stackctl.errors import StackctlError
 from stackctl.files import apply_plan, plan_files
 from stackctl.network import layout
+from stackctl.plan import plan_stack
 from stackctl.recipe import get_recipe
 from stackctl.render import StackInputs, render_stack
 from stackctl.settings import load_site, parse_site, stack_settings
-from stackctl.stack import network_plan, open_stack, render_files
+from stackctl.stack import open_stack
 from stackctl.steps import StepContext, step_runner
 from stackctl.steps.postgres import password_matches
 
@@ -208,16 +210,12 @@ def test_compose_config_with_sso_search_and_mail_auth(tmp_path, engine_ready):
 
 def start_db(site: dict):
     stack = open_stack("mastodon", load_site(site["path"]))
-    secret_store.ensure(stack.recipe, stack.dir)
     engine = open_engine()
-    plan = network_plan(stack, {n.name: n.subnets for n in engine.networks()})
-    apply_plan(stack.dir, render_files(stack, plan, stack.secrets()), stack.state.files)
-    stack.state.network = plan.as_state()
-    stack.state.save()
-    ensure_network(engine, plan, stack.names)
-    ensure_dirs(stack)
+    planned = plan_stack(stack, engine)
+    apply(planned)
+    ensure_network(engine, planned.network, stack.names)
     engine.compose_up(stack.dir, stack.names.project, services=["db"], wait_seconds=120)
-    return StepContext(stack, engine, plan, stack.secrets())
+    return StepContext(stack, engine, planned.network, planned.secrets)
 
 
 def login(user: str, password: str) -> subprocess.CompletedProcess:

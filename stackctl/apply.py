@@ -1,0 +1,95 @@
+"""Write a plan: the one place stackctl changes a stack's secrets, files and state.
+
+Order matters for a run that is killed or fails part-way (disk full, a folder that is a
+file): conflicts are refused before anything is written; the digests about to be written
+are journaled in the state first (`pending`), so a file written just before the kill is
+recognised as stackctl's by the next run, never reported as a hand edit; temp files a
+killed run left beside our targets are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackctl.atomic import remove_stale
+from stackctl.envfile import merge_env
+from stackctl.errors import NetworkError
+from stackctl.files import FileChange, apply_plan, digest, refuse_conflicts
+from stackctl.plan import StackPlan
+from stackctl.secrets import env_path
+from stackctl.state import State
+
+
+@dataclass(frozen=True)
+class Applied:
+    backups: list[str]
+    secrets_created: tuple[str, ...]
+    dirs_created: list[str]
+
+
+def apply(plan: StackPlan, force: bool = False) -> Applied:
+    """Secrets, files (the installed proxy config too), data folders and state, as planned.
+
+    The caller holds the stack's lock."""
+    stack = plan.stack
+    groups = plan.file_groups()
+    if not force:  # a refused run changes nothing
+        for base, changes in groups:
+            refuse_conflicts(base, changes)
+    if plan.docker_networks is not None:
+        _keep_allocation(plan)
+    env = env_path(stack.dir)
+    remove_stale([env, stack.state.path, *(base / c.file.path for base, c in plan.all_files())])
+
+    def write_secrets() -> None:
+        if plan.new_secrets:
+            merge_env(env, plan.new_secrets)
+
+    backups = write_files(stack.state, groups, force, first=write_secrets)
+    created = []
+    for folder in plan.dirs:
+        folder.mkdir(parents=True, exist_ok=True)
+        created.append(str(folder))
+    return Applied(backups, plan.secrets_created, created)
+
+
+def write_files(
+    state: State,
+    groups: Sequence[tuple[Path, list[FileChange]]],
+    force: bool = False,
+    first: Callable[[], None] | None = None,
+) -> list[str]:
+    """Write planned file changes, journaled in `state`; returns the backups made."""
+    before = state.data()
+    state.pending = {
+        c.file.path: digest(c.file.content)
+        for _, changes in groups
+        for c in changes
+        if c.action != "identical"
+    }
+    if state.data() != before:
+        state.save()
+    if first is not None:
+        first()
+    backups = []
+    for base, changes in groups:
+        backups += apply_plan(base, changes, state.files, force=force)
+    state.pending = {}
+    if state.data() != before:
+        state.save()
+    return backups
+
+
+def _keep_allocation(plan: StackPlan) -> None:
+    """Save the planned subnet, unless another command took it since the plan was made."""
+    from stackctl.allocate import allocate_network
+
+    assert plan.docker_networks is not None
+    allocated = allocate_network(plan.stack, plan.docker_networks)
+    if allocated.subnet != plan.network.subnet:
+        raise NetworkError(
+            f"subnet {plan.network.subnet} was taken while {plan.stack.name} was planned",
+            "run the command again",
+        )

@@ -62,9 +62,10 @@ def deploy_action(stack: Stack, engine: Engine, action: Action, values: list[Any
     """A deploy that reports what the named steps did, e.g. an upgrade whose migration steps
     take the upgrade path. Lives here, above the deploy flow, so no step module imports it."""
     from stackctl.deploy import deploy
+    from stackctl.plan import plan_stack
     from stackctl.render import expand
 
-    report = deploy(stack, engine)
+    report = deploy(plan_stack(stack, engine), engine)
     wanted = set(action.options.get("report_steps", ()))
     ran = [s.detail for s in report.steps if s.step in wanted and s.outcome == "changed"]
     context = stack.context()

@@ -134,11 +134,14 @@ def deploy(
         engine.compose_config(stack.dir, project)  # compose itself checks what was written
 
     context = StepContext(stack, engine, plan.network, plan.secrets)
-    before = tuple(s for s in plan.steps if s.phase == "before-up")
-    after = tuple(s for s in plan.steps if s.phase == "after-up")
+    # every step goes to run_steps, which skips (and reports) the ones done earlier
+    before = tuple(s for s in stack.recipe.bootstrap if s.phase == "before-up")
+    after = tuple(s for s in stack.recipe.bootstrap if s.phase == "after-up")
     if before:
-        # before-up steps name the services they need (a database, say): start only those
-        needed = sorted({svc for step in before for svc in step.options.get("start", ())})
+        # before-up steps name the services they need (a database, say): start only those,
+        # and only when one of those steps will run
+        due = [step for step in plan.steps if step.phase == "before-up"]
+        needed = sorted({svc for step in due for svc in step.options.get("start", ())})
         if needed:
             with console.status(f"starting {', '.join(needed)} for the bootstrap"):
                 engine.compose_up(stack.dir, project, services=needed, wait_seconds=wait_seconds)

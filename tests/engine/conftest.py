@@ -207,7 +207,7 @@ def ente_site(
 ) -> Iterator[dict]:
     """A stackctl.toml for Ente on free ports and test images; tears the stack down after."""
     ports = {"api_port": free_port(), "auth_port": free_port(), "s3_port": free_port()}
-    extra = "[stacks.ente]\n" + "".join(f"{k} = {v}\n" for k, v in ports.items())
+    extra = "[stacks.ente]\nenabled = true\n" + "".join(f"{k} = {v}\n" for k, v in ports.items())
     extra += 'hardcoded_otts = ["me@home.lan,123456"]\n'
     extra += f'cli_image = "{CLI_STANDIN}"\n'
     extra += "enabled = true\n"  # `deploy --all` deploys the enabled stacks

@@ -61,11 +61,11 @@ def run_action(stack: Stack, engine: Engine, action: Action, args: Sequence[str]
 def deploy_action(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """A deploy that reports what the named steps did, e.g. an upgrade whose migration steps
     take the upgrade path. Lives here, above the deploy flow, so no step module imports it."""
+    from stackctl.apply import plan_to_apply
     from stackctl.deploy import deploy
-    from stackctl.plan import plan_stack
     from stackctl.render import expand
 
-    report = deploy(plan_stack(stack, engine), engine)
+    report = deploy(plan_to_apply(stack, engine), engine)
     wanted = set(action.options.get("report_steps", ()))
     ran = [s.detail for s in report.steps if s.step in wanted and s.outcome == "changed"]
     context = stack.context()

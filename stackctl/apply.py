@@ -12,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from stackctl.allocate import allocate_network, docker_networks_or_none
 from stackctl.atomic import remove_stale
 from stackctl.envfile import merge_env
-from stackctl.errors import NetworkError
 from stackctl.files import FileChange, apply_plan, digest, refuse_conflicts
-from stackctl.plan import StackPlan
+from stackctl.plan import StackPlan, plan_stack
 from stackctl.secrets import env_path
+from stackctl.stack import Stack
 from stackctl.state import State
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,15 @@ class Applied:
     backups: list[str]
     secrets_created: tuple[str, ...]
     dirs_created: list[str]
+
+
+def plan_to_apply(stack: Stack, engine: Engine | None) -> StackPlan:
+    """The plan a writing command applies. The subnet is allocated first (saved under the
+    site lock when the engine checked it), so two stacks planned at once never share one.
+
+    The caller holds the stack's lock."""
+    allocate_network(stack, docker_networks_or_none(engine))
+    return plan_stack(stack, engine)
 
 
 def apply(plan: StackPlan, force: bool = False) -> Applied:
@@ -38,8 +52,6 @@ def apply(plan: StackPlan, force: bool = False) -> Applied:
     if not force:  # a refused run changes nothing
         for base, changes in groups:
             refuse_conflicts(base, changes)
-    if plan.docker_networks is not None:
-        _keep_allocation(plan)
     env = env_path(stack.dir)
     remove_stale([env, stack.state.path, *(base / c.file.path for base, c in plan.all_files())])
 
@@ -80,16 +92,3 @@ def write_files(
     if state.data() != before:
         state.save()
     return backups
-
-
-def _keep_allocation(plan: StackPlan) -> None:
-    """Save the planned subnet, unless another command took it since the plan was made."""
-    from stackctl.allocate import allocate_network
-
-    assert plan.docker_networks is not None
-    allocated = allocate_network(plan.stack, plan.docker_networks)
-    if allocated.subnet != plan.network.subnet:
-        raise NetworkError(
-            f"subnet {plan.network.subnet} was taken while {plan.stack.name} was planned",
-            "run the command again",
-        )

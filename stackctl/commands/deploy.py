@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
         from stackctl import console
+        from stackctl.apply import plan_to_apply
         from stackctl.commands._shapes import engine_or_unknown
         from stackctl.commands.options import chosen_stacks, site
         from stackctl.deploy import deploy as run
@@ -62,7 +63,8 @@ def register(app: typer.Typer) -> None:
                 # one stack lock at a time; its state is read inside the lock
                 with stack_lock(settings, name):
                     stack = open_stack(name, settings)
-                    report = run(plan_stack(stack, engine), engine, force=force, wait_seconds=wait)
+                    planned = plan_to_apply(stack, engine)
+                    report = run(planned, engine, force=force, wait_seconds=wait)
                 reports.append(report)
                 if not json:
                     print_report(report)

@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a commented starter stackctl.toml with every site key and its default."""
         from stackctl import console
-        from stackctl.errors import StackctlError
         from stackctl.atomic import write_atomic
+        from stackctl.errors import StackctlError
         from stackctl.locking import file_lock_path, hold
         from stackctl.paths import templates_dir
         from stackctl.settings import Site

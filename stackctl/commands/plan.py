@@ -99,11 +99,10 @@ def register(app: typer.Typer) -> None:
         from dataclasses import replace
 
         from stackctl import console
-        from stackctl.apply import apply
+        from stackctl.apply import apply, plan_to_apply
         from stackctl.commands.options import chosen_stacks, site
         from stackctl.engine import open_engine, reachable
         from stackctl.locking import stack_lock
-        from stackctl.plan import plan_stack
         from stackctl.secrets import env_path
         from stackctl.stack import open_stack
 
@@ -116,7 +115,7 @@ def register(app: typer.Typer) -> None:
             with stack_lock(settings, name):
                 # the stack folder only: installing the proxy config where the server
                 # reads it (under proxy_root) is deploy's step
-                planned = replace(plan_stack(open_stack(name, settings), engine), proxy=[])
+                planned = replace(plan_to_apply(open_stack(name, settings), engine), proxy=[])
                 if planned.network_exists is None and planned.network.source != "state":
                     console.warn(
                         f"Docker engine not reachable: subnet {planned.network.subnet} of {name} is not checked "

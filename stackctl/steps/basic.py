@@ -57,15 +57,14 @@ def exec_action(stack: Stack, engine: Engine, action: Action, values: list[Any])
 @action_kind("add-fact", {"fact": required(str), "restart": optional(list)})
 def add_fact(stack: Stack, engine: Engine, action: Action, values: list[Any]) -> ActionResult:
     """Remember a value (e.g. an admin id) in the stack state, re-render, restart what reads it."""
-    from stackctl.apply import apply
-    from stackctl.plan import plan_stack
+    from stackctl.apply import apply, plan_to_apply
 
     value = values[0]
     current = list(stack.state.facts.get(action.fact, []))
     if value in current or value in stack.settings.get(action.fact, []):
         return ActionResult(f"{value} is already in {action.fact}; nothing changed")
     stack.state.facts[action.fact] = sorted([*current, value])
-    apply(plan_stack(stack, engine))  # a conflict refuses before anything is written
+    apply(plan_to_apply(stack, engine))  # a conflict refuses before anything is written
     for service in action.restart:
         engine.restart(container_name(stack, service))
     restarted = f"; restarted {', '.join(action.restart)}" if action.restart else ""

@@ -92,6 +92,10 @@ def plan_stack(stack: Stack, engine: Engine | None) -> StackPlan:
     have = secret_store.load(stack.dir)
     new_secrets = secret_store.new_values(stack.recipe, have)
     secrets = {**have, **new_secrets}
+    if stack.recipe.reads:  # values this stack reads from the stacks that publish them
+        from stackctl.shared import read_values
+
+        secrets.update(read_values(stack.recipe, stack.site))
     vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
     images = stack.images()
     image_ids = None

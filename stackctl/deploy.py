@@ -135,8 +135,8 @@ def deploy(
 
     context = StepContext(stack, engine, plan.network, plan.secrets)
     # every step goes to run_steps, which skips (and reports) the ones done earlier
-    before = tuple(s for s in stack.recipe.bootstrap if s.phase == "before-up")
-    after = tuple(s for s in stack.recipe.bootstrap if s.phase == "after-up")
+    before = tuple(s for s in plan.active_steps if s.phase == "before-up")
+    after = tuple(s for s in plan.active_steps if s.phase == "after-up")
     if before:
         # before-up steps name the services they need (a database, say): start only those,
         # and only when one of those steps will run

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackctl import secrets as secret_store
+from stackctl.bootstrap import active_steps
 from stackctl.files import FileChange
 from stackctl.network import NetworkPlan
 from stackctl.proxy.install import ProxyPlan, plan_install
@@ -37,7 +38,8 @@ class StackPlan:
     images: dict[str, str]  # service -> image reference
     image_ids: dict[str, str | None] | None  # reference -> local id (None: not present)
     dirs: tuple[Path, ...]  # data folders to create
-    steps: tuple[Step, ...]  # bootstrap steps a deploy would run
+    active_steps: tuple[Step, ...]  # the bootstrap steps whose `when` holds
+    steps: tuple[Step, ...]  # those a deploy would run (not done earlier, or `always`)
     # every value the files are rendered with; the new ones are written by apply
     secrets: dict[str, str] = field(repr=False)
     new_secrets: dict[str, str] = field(repr=False)
@@ -98,6 +100,7 @@ def plan_stack(stack: Stack, engine: Engine | None) -> StackPlan:
         secrets.update(read_values(stack.recipe, stack.site))
     vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
     images = stack.images()
+    active = active_steps(stack.recipe, stack.context())
     image_ids = None
     if engine is not None and docker_networks is not None:
         image_ids = {ref: engine.image_id(ref) for ref in dict.fromkeys(images.values())}
@@ -115,9 +118,10 @@ def plan_stack(stack: Stack, engine: Engine | None) -> StackPlan:
             for name in stack.recipe.data_dirs
             if not (stack.data_dir / name).is_dir()
         ),
+        active_steps=active,
         steps=tuple(
             step
-            for step in stack.recipe.bootstrap
+            for step in active
             if step.always or stack.state.journal.get(step.id, {}).get("status") != "done"
         ),
         secrets=secrets,

@@ -4,7 +4,8 @@ Lines are masked by what they are, not by comparing them with today's secrets (a
 rotated or hand-edited value matches none of those):
 
 - in any file, an assignment to a secret's name (`KEY=value`, `export KEY=value`,
-  `- KEY=value`, `KEY: value`) shows the key and a fingerprint instead of the value;
+  `- KEY=value`, `KEY: value`) shows the key and a fingerprint instead of the value,
+  unless the value is only a compose reference to `.env` (`"${KEY:?message}"`);
 - in a file marked secret, every assignment is shown that way and every other line is
   replaced by a fingerprint, except the comments stackctl itself renders.
 
@@ -29,6 +30,10 @@ _RUN_KEY = os.urandom(32)
 _ASSIGNMENT = re.compile(
     r"(?P<head>[ \t]*(?:export[ \t]+|-[ \t]*)?(?P<key>[A-Za-z_][A-Za-z0-9_.]*)[ \t]*[=:][ \t]*)(?P<value>.*)"
 )
+
+
+# `"${NAME:?message}"`: a compose file's reference to a .env value, never a value itself
+_REFERENCE = re.compile(r"""(["']?)\$\{[A-Za-z_][A-Za-z0-9_]*(?::\?[^}]*)?\}\1""")
 
 
 def fingerprint(value: str) -> str:
@@ -57,6 +62,8 @@ def _mask_line(line: str, names: set[str], secret_file: bool, known: set[str]) -
     stripped = line.strip()
     match = _ASSIGNMENT.fullmatch(line)
     if match and (secret_file or match["key"] in names):
+        if not secret_file and _REFERENCE.fullmatch(match["value"].strip()):
+            return line
         return match["head"] + mask_value(match["value"])
     if not secret_file or not stripped:
         return line

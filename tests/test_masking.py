@@ -20,6 +20,14 @@ def test_a_secret_key_is_masked_in_any_file_whatever_its_length():
         assert value not in masked
 
 
+def test_a_compose_reference_is_not_a_value():
+    text = '      DB_PASS: "${DB_PASS:?missing from .env}"\n      DB_PASS: "${DB_PASS:-fallback}"\n'
+    masked = mask_text(text, {"DB_PASS"}, secret_file=False)
+    assert masked.startswith('      DB_PASS: "${DB_PASS:?missing from .env}"\n')
+    assert "fallback" not in masked  # a default could be a value
+    assert "${DB_PASS" not in mask_text(text, set(), secret_file=True)
+
+
 def test_a_secret_file_shows_keys_and_its_own_comments_only():
     disk = "# rendered comment\n# my old password: hunter2\nLOCAL_DOMAIN=a.lan\nfree text\n\n"
     masked = mask_text(disk, set(), secret_file=True, known_lines=["# rendered comment"])

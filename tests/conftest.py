@@ -42,13 +42,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """--proxies: every server and module the proxy tests load is checked before any test
-    runs, so a missing one stops the run naming its package (not a dlopen error mid-run)."""
+    runs, so a missing one stops the run naming its package (not a dlopen error mid-run).
+    --engine: likewise an engine that does not answer, or a missing test image."""
     if config.getoption("--proxies"):
         from tests.host_requirements import missing, report
 
         absent = missing(("proxies",))
         if absent:
             raise pytest.UsageError(f"--proxies given, but the host lacks:\n{report(absent)}")
+    if config.getoption("--engine"):
+        from tests.engine.conftest import engine_problems
+
+        problems = engine_problems()
+        if problems:
+            raise pytest.UsageError("--engine given, but " + "; ".join(problems))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

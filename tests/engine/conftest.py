@@ -144,7 +144,7 @@ USER_CONTAINER, USER_NETWORK = "ente-museum", "ente.lan"
 SENTINEL = "org.stackctl.test-sentinel"
 
 
-def _engine_problems() -> list[str]:
+def engine_problems() -> list[str]:
     if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
         return ["no Docker engine answers `docker info`"]
     missing = [
@@ -170,7 +170,7 @@ def users_stack() -> Iterator[dict[str, str]]:
     """A stand-in for a user's running Ente (container ente-museum of compose project ente on
     network ente.lan), made unless one is there already; it must outlive the whole session.
     A real one, or another test run's stand-in, is only looked at, never touched."""
-    problems = _engine_problems()
+    problems = engine_problems()
     if problems:
         pytest.fail("--engine given, but " + "; ".join(problems))
     made = []

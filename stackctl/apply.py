@@ -53,7 +53,14 @@ def apply(plan: StackPlan, force: bool = False) -> Applied:
         for base, changes in groups:
             refuse_conflicts(base, changes)
     env = env_path(stack.dir)
-    remove_stale([env, stack.state.path, *(base / c.file.path for base, c in plan.all_files())])
+    remove_stale(
+        [
+            env,
+            stack.state.path,
+            stack.state.pending_path,
+            *(base / c.file.path for base, c in plan.all_files()),
+        ]
+    )
 
     def write_secrets() -> None:
         if plan.new_secrets:
@@ -73,22 +80,28 @@ def write_files(
     force: bool = False,
     first: Callable[[], None] | None = None,
 ) -> list[str]:
-    """Write planned file changes, journaled in `state`; returns the backups made."""
-    before = state.data()
-    state.pending = {
+    """Write planned file changes, journaled in `state`; returns the backups made.
+
+    A run that fails (rather than being killed) records what it did write and drops the
+    journal, so a refused or failed write leaves the bookkeeping as it was."""
+    before = state.text()
+    digests = {
         c.file.path: digest(c.file.content)
         for _, changes in groups
         for c in changes
         if c.action != "identical"
     }
-    if state.data() != before:
-        state.save()
-    if first is not None:
-        first()
-    backups = []
-    for base, changes in groups:
-        backups += apply_plan(base, changes, state.files, force=force)
-    state.pending = {}
-    if state.data() != before:
-        state.save()
+    if digests:
+        state.begin_writes(digests)
+    try:
+        if first is not None:
+            first()
+        backups = []
+        for base, changes in groups:
+            backups += apply_plan(base, changes, state.files, force=force)
+    finally:
+        if state.text() != before:
+            state.save()
+        if digests:
+            state.end_writes()
     return backups

@@ -17,6 +17,7 @@ from stackctl.state_check import StateError, allocated_subnet, check_state
 
 STATE_DIR = ".stackctl"
 STATE_FILE = "state.json"
+PENDING_FILE = "pending.json"
 
 
 @dataclass
@@ -27,7 +28,8 @@ class State:
     journal: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     deployed: str = ""
-    # digests of files about to be written: a run killed mid-write left them, not a user
+    # digests of files about to be written (.stackctl/pending.json while a write is under
+    # way): a file matching one was left by a run that was killed, not edited by a user
     pending: dict[str, str] = field(default_factory=dict)
 
     def data(self) -> dict[str, Any]:
@@ -37,12 +39,28 @@ class State:
             "journal": self.journal,
             "facts": self.facts,
             "deployed": self.deployed,
-            "pending": self.pending,
         }
 
+    def text(self) -> str:
+        """The file's content; also a snapshot to compare against (the tables are mutable)."""
+        return json.dumps(self.data(), indent=2, sort_keys=True) + "\n"
+
     def save(self) -> None:
-        text = json.dumps(self.data(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.path, text, 0o600, dir_mode=0o700)
+        write_atomic(self.path, self.text(), 0o600, dir_mode=0o700)
+
+    @property
+    def pending_path(self) -> Path:
+        return self.path.with_name(PENDING_FILE)
+
+    def begin_writes(self, digests: dict[str, str]) -> None:
+        """Journal the digests about to be written, before the first write."""
+        self.pending = dict(digests)
+        text = json.dumps(self.pending, indent=2, sort_keys=True) + "\n"
+        write_atomic(self.pending_path, text, 0o600, dir_mode=0o700)
+
+    def end_writes(self) -> None:
+        self.pending = {}
+        self.pending_path.unlink(missing_ok=True)
 
 
 def state_path(stack_dir: Path) -> Path:
@@ -58,9 +76,26 @@ def load_state(stack_dir: Path) -> State:
                 "move the file aside (restore the folder from a backup if you have one)",
             )
     if not path.exists() and not path.is_symlink():
-        return State(path)
-    checked = check_state(path, read_state_json(path))
-    return State(path, **checked)
+        state = State(path)
+    else:
+        state = State(path, **check_state(path, read_state_json(path)))
+    state.pending = _pending(state.pending_path)
+    return state
+
+
+def _pending(path: Path) -> dict[str, str]:
+    """The digests a killed run journaled; only well-formed entries count as stackctl's."""
+    if not path.is_file() or path.is_symlink():
+        return {}
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return {}  # a journal cut short vouches for nothing
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and v.isalnum()
+    }
 
 
 def read_state_json(path: Path) -> Any:

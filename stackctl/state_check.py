@@ -28,18 +28,16 @@ def check_state(path: Path, data: Any) -> dict[str, Any]:
     """The parts of a parsed state.json, each checked; StateError names the file and key."""
     if not isinstance(data, dict):
         _fail(path, "", f"is a JSON {type(data).__name__}, not an object")
-    unknown = set(data) - {"network", "files", "journal", "facts", "deployed", "pending"}
+    unknown = set(data) - {"network", "files", "journal", "facts", "deployed"}
     if unknown:
         _fail(path, "", f"has unknown keys {', '.join(sorted(map(str, unknown)))}")
     network = _table(path, data, "network")
     if network:
         _check_network(path, network)
     files = _table(path, data, "files")
-    pending = _table(path, data, "pending")
-    for key, table in (("files", files), ("pending", pending)):
-        for name, digest in table.items():
-            if not _relative_path(name) or not isinstance(digest, str) or not digest.isalnum():
-                _fail(path, key, f"has an entry {name!r} that stackctl would not write")
+    for name, digest in files.items():
+        if not _relative_path(name) or not isinstance(digest, str) or not digest.isalnum():
+            _fail(path, "files", f"has an entry {name!r} that stackctl would not write")
     journal = _table(path, data, "journal")
     for step, entry in journal.items():
         if not isinstance(entry, dict):
@@ -56,7 +54,6 @@ def check_state(path: Path, data: Any) -> dict[str, Any]:
         "journal": journal,
         "facts": facts,
         "deployed": deployed,
-        "pending": pending,
     }
 
 

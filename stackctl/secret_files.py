@@ -207,6 +207,24 @@ def replace(
                 f"the content given for {name} {problem}",
                 f"{name} is a {spec.format} file; nothing was changed",
             )
-    kept = keep_old(stack_dir, spec)
-    _write(path, spec, data)
+    folder = stack_dir / ".stackctl" / "secrets-old"
+    had_folder = folder.is_dir()
+    kept = None
+    before = _read(path)
+    try:
+        kept = keep_old(stack_dir, spec)
+        _write(path, spec, data)
+    except OSError:
+        if _read(path) == before:  # the old file is in place: a copy is debris
+            from stackctl.secrets import discard_copy
+
+            discard_copy(kept, None if had_folder else folder)
+        raise
     return kept
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

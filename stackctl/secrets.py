@@ -8,6 +8,7 @@ pair's public half) and derive it from an existing primary.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets as random
 import string
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from stackctl import registry
 from stackctl.envfile import format_value, merge_env, read_env, write_private
-from stackctl.errors import SecretError
+from stackctl.errors import SecretError, StackctlError
 from stackctl.recipe import Recipe, Secret
 
 # Letters and digits only: nothing that compose interpolation, YAML, URLs or shells treat specially.
@@ -237,9 +238,34 @@ def _refuse_critical(spec: Secret, name: str, verb: str, force: bool) -> None:
 
 def _replace(stack_dir: Path, have: Mapping[str, str], values: Mapping[str, str]) -> Replaced:
     old = {key: have[key] for key in values if have.get(key)}
-    kept = keep_old(stack_dir, old) if old else None
-    merge_env(env_path(stack_dir), {}, replace=values)
+    folder = stack_dir / ".stackctl" / "secrets-old"
+    had_folder = folder.is_dir()
+    kept = None
+    try:
+        kept = keep_old(stack_dir, old) if old else None
+        merge_env(env_path(stack_dir), {}, replace=values)
+    except OSError:
+        if _still_stored(stack_dir, old):  # the old values are in place: a copy is debris
+            discard_copy(kept, None if had_folder else folder)
+        raise
     return Replaced(tuple(values), kept)
+
+
+def _still_stored(stack_dir: Path, values: Mapping[str, str]) -> bool:
+    try:
+        have = load(stack_dir)
+    except (OSError, StackctlError):
+        return False
+    return all(have.get(key) == value for key, value in values.items())
+
+
+def discard_copy(kept: Path | None, created_folder: Path | None) -> None:
+    """Remove a copy kept for a replacement that failed (best effort: a copy left is safe)."""
+    with contextlib.suppress(OSError):
+        if kept:
+            kept.unlink()
+        if created_folder:
+            created_folder.rmdir()
 
 
 def set_value(

@@ -136,7 +136,11 @@ def refuses(world: Path) -> Callable[..., Outcome]:
     """Run a command that must be refused; check the whole contract, return the outcome."""
 
     def run(
-        *argv: str, exit_code: int | None = None, mentions: str = "", stdin: str = ""
+        *argv: str,
+        exit_code: int | None = None,
+        mentions: str = "",
+        stdin: str = "",
+        may_add: tuple[str, ...] = (),
     ) -> Outcome:
         before = snapshot(world)
         outcome = _invoke(list(argv), stdin)
@@ -152,6 +156,7 @@ def refuses(world: Path) -> Callable[..., Outcome]:
         if mentions:
             assert mentions in outcome.errors[0], shown
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        changed = [k for k in changed if not (k in may_add and k not in before)]
         assert not changed, f"changed {changed}: {shown}"
         return outcome
 

@@ -72,8 +72,13 @@ def _unlink(paths: Iterable[Path]) -> list[Path]:
 
 
 def _cannot_write(path: Path, exc: OSError) -> StackctlError:
+    from stackctl.oserrors import HINTS
+
     reason = exc.strerror or str(exc)
     return StackctlError(
         f"cannot write {path}: {reason}",
-        "check free space, permissions, and that each folder on the path is a folder; then run again",
+        HINTS.get(
+            exc.errno or 0,
+            "check free space, permissions, and that each folder on the path is a folder; then run again",
+        ),
     )

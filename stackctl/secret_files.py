@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from stackctl import registry
 from stackctl.envfile import check_path, write_private
-from stackctl.errors import SecretError
+from stackctl.errors import SecretError, StackctlError
 from stackctl.recipe import SecretFile
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def replace(
     try:
         kept = keep_old(stack_dir, spec)
         _write(path, spec, data)
-    except OSError:
+    except (OSError, StackctlError):
         if _read(path) == before:  # the old file is in place: a copy is debris
             from stackctl.secrets import discard_copy
 

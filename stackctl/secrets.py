@@ -244,7 +244,7 @@ def _replace(stack_dir: Path, have: Mapping[str, str], values: Mapping[str, str]
     try:
         kept = keep_old(stack_dir, old) if old else None
         merge_env(env_path(stack_dir), {}, replace=values)
-    except OSError:
+    except (OSError, StackctlError):
         if _still_stored(stack_dir, old):  # the old values are in place: a copy is debris
             discard_copy(kept, None if had_folder else folder)
         raise

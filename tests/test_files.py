@@ -48,3 +48,16 @@ def test_foreign_file_is_a_conflict(tmp_path):
     (tmp_path / "a.yml").write_text("someone else's\n")
     change = plan_files(tmp_path, [RenderedFile("a.yml", "ours\n")], {})[0]
     assert change.action == "conflict" and "not written by stackctl" in change.reason
+
+
+def test_render_records_what_it_wrote_and_clears_the_pending_digests(
+    site_file, run_cli, monkeypatch, tmp_path
+):
+    import json
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    site_file()
+    assert run_cli("render", "ente").exit_code == 0
+    state = json.loads((tmp_path / "stacks/docker-ente/.stackctl/state.json").read_text())
+    assert state["pending"] == {}
+    assert "docker-compose.yml" in state["files"]

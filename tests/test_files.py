@@ -58,6 +58,7 @@ def test_render_records_what_it_wrote_and_clears_the_pending_digests(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     site_file()
     assert run_cli("render", "ente").exit_code == 0
-    state = json.loads((tmp_path / "stacks/docker-ente/.stackctl/state.json").read_text())
-    assert state["pending"] == {}
+    kept = tmp_path / "stacks/docker-ente/.stackctl"
+    state = json.loads((kept / "state.json").read_text())
     assert "docker-compose.yml" in state["files"]
+    assert not state.get("pending") and not (kept / "pending.json").exists()

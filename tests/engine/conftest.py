@@ -210,7 +210,6 @@ def ente_site(
     extra = "[stacks.ente]\nenabled = true\n" + "".join(f"{k} = {v}\n" for k, v in ports.items())
     extra += 'hardcoded_otts = ["me@home.lan,123456"]\n'
     extra += f'cli_image = "{CLI_STANDIN}"\n'
-    extra += "enabled = true\n"  # `deploy --all` deploys the enabled stacks
     path = site_file(extra=extra, images=TEST_IMAGES)
     stack_dir = tmp_path / "stacks" / "docker-ente"
     teardown_ente(stack_dir)

@@ -24,6 +24,11 @@ TEST_IMAGES = {
     "quay.io/minio/minio": "stackctl-test/minio-standin:latest",
     "alpine/socat": "stackctl-test/socat:latest",
     "postgres": "stackctl-test/postgres:15",
+    # real apps built from upstream source (tests/images/etherpad, wbo), not stand-ins;
+    # Etherpad 2.5.3 stands for the pinned 3.3.1, which is not verified
+    "etherpad/etherpad": "stackctl-test/etherpad:2.5.3",
+    "lovasoa/wbo": "stackctl-test/wbo:2.17.0",
+    "mariadb": "stackctl-test/mariadb:10.11",
 }
 
 

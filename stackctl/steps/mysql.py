@@ -128,7 +128,10 @@ def run_sql(
     if not _NAME.fullmatch(client):
         raise RecipeError(f"client {client!r} is not a program name")
     env = opts["root_password_env"]
-    script = f'MYSQL_PWD="${env}" exec {client} --user=root --batch --skip-column-names 2>&1'
+    script = (
+        f'MYSQL_PWD="${env}" exec {client} --user=root --batch --skip-column-names '
+        "--default-character-set=utf8mb4 2>&1"
+    )
     deadline = time.monotonic() + wait_seconds
     while True:
         out = io.BytesIO()

@@ -21,6 +21,7 @@ import pytest
 
 from stackctl.names import LABEL_PREFIX, LABEL_STACK, PROJECT_LABEL, StackNames, stack_names
 from tests.conftest import RUN_PREFIX, TEST_IMAGES
+from tests.proxy_real.conftest import world  # noqa: F401  the test CA, for engine + proxy tests
 
 CLI_STANDIN = "stackctl-test/ente-cli-standin:latest"
 BASE_IMAGE = "stackctl-test/debian:bookworm"

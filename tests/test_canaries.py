@@ -147,3 +147,65 @@ def test_a_broken_env_is_reported_without_its_content(site_file, run_cli, tmp_pa
         result = run_cli("-v", *argv)
         assert result.exit_code == 1 and ".env:2: " in result.stderr
         assert "cAnary" not in result.stdout + result.stderr
+
+
+def _recipe_names() -> list[str]:
+    from stackctl.recipe import all_recipes
+
+    return sorted(all_recipes())
+
+
+@pytest.mark.parametrize("name", _recipe_names())
+def test_no_recipe_prints_or_spreads_a_secret(name, site_file, run_cli, tmp_path, monkeypatch):
+    """Every recipe: provided canaries, hand edits, rotations, then every reading command."""
+    from stackctl.recipe import get_recipe
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    site_file()
+    recipe = get_recipe(name)
+    stack_dir = tmp_path / "stacks" / f"docker-{name}"
+    outputs = [run_cli("-v", "secrets", "gen", name)]
+    for spec in recipe.secrets:
+        if spec.format == "provided":
+            value = f"cAnary-{spec.name} $x #y 'q' \\"
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(value.encode())))
+            outputs.append(run_cli("-v", "secrets", "set", name, spec.name))
+    outputs.append(run_cli("-v", "render", name))
+    for path in stack_dir.rglob("*"):  # a hand edit everywhere: diffs show their context
+        if path.is_file() and ".stackctl" not in path.parts and path.name != ".env":
+            path.chmod(0o600)
+            path.write_bytes(path.read_bytes() + b"# edited\n")
+    canaries = set(read_env(stack_dir / ".env").values())
+    for spec in recipe.secrets:
+        if spec.format != "provided" and not spec.critical:
+            outputs.append(run_cli("-v", "secrets", "rotate", name, spec.name))
+    for argv in (
+        ["plan", name, "--diff"],
+        ["secrets", "show", name],
+        ["secrets", "show", name, "--json"],
+        ["recipes", "show", name],
+        ["deploy", name, "--dry-run"],
+        ["render", name],
+        ["render", name, "--force"],
+    ):
+        outputs.append(run_cli("-v", *argv))
+    canaries |= set(read_env(stack_dir / ".env").values())
+    canaries.discard("")
+    assert any(r.exit_code == 0 for r in outputs) and any(r.exit_code for r in outputs)
+    for result in outputs:
+        for canary in canaries:
+            assert canary not in result.stdout + result.stderr
+    secret = {
+        stack_dir / ".env",
+        *(stack_dir / f.path for f in recipe.files if f.secret),
+        *(stack_dir / f.path for f in recipe.secret_files),
+    }
+    for path in tmp_path.rglob("*"):
+        inside = path.relative_to(tmp_path).parts
+        if not path.is_file() or path in secret or "secrets-old" in inside:
+            continue
+        if any(path.name.startswith(s.name + ".stackctl-backup-") for s in secret):
+            continue
+        content = path.read_bytes()
+        for canary in canaries:
+            assert canary.encode() not in content, f"{path} holds a secret"

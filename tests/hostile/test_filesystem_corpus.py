@@ -159,6 +159,28 @@ SHAPES: dict[str, Callable[[Path], None]] = {
     "another stack's state.json is a folder": lambda w: _folder(
         w / "stacks/docker-mastodon/.stackctl/state.json"
     ),
+    "another stack's state.json is not JSON": lambda w: _file(
+        w / "stacks/docker-mastodon/.stackctl/state.json", b'{"network": {'
+    ),
+    "state.json holds a public subnet": lambda w: _file(
+        w / "stacks/docker-ente/.stackctl/state.json",
+        b'{"network": {"name": "ente.lan", "subnet": "8.8.8.0/24"}}',
+    ),
+    "another stack's state.json holds a public subnet": lambda w: _file(
+        w / "stacks/docker-mastodon/.stackctl/state.json",
+        b'{"network": {"name": "mastodon.lan", "subnet": "8.8.8.0/24"}}',
+    ),
+    "state.json is a JSON list": lambda w: _file(
+        w / "stacks/docker-ente/.stackctl/state.json", b"[]"
+    ),
+    "state.json has a stray key": lambda w: _file(
+        w / "stacks/docker-ente/.stackctl/state.json", b'{"owner": "me"}'
+    ),
+    "the .env is binary": lambda w: _file(w / "stacks/docker-ente/.env", bytes(range(256))),
+    "the .env is a folder": lambda w: _folder(w / "stacks/docker-ente/.env"),
+    "the .env is UTF-16": lambda w: _file(
+        w / "stacks/docker-ente/.env", "ENTE_JWT_SECRET=x\n".encode("utf-16")
+    ),
     "the compose file is a folder": lambda w: _folder(w / "stacks/docker-ente/docker-compose.yml"),
     "stackctl.toml is a folder": lambda w: _folder(w / "stackctl.toml"),
 }
@@ -174,8 +196,8 @@ SHAPE_CASES = [
     (shape, argv)
     for shape in SHAPES
     for argv in SHAPE_COMMANDS
-    # host snippets come from the network plan alone: they never read the compose file
-    if not (shape == "the compose file is a folder" and argv[0] == "host-snippets")
+    # host snippets come from the network plan alone: they never read the compose file or .env
+    if not (("compose file" in shape or ".env" in shape) and argv[0] == "host-snippets")
 ]
 
 
@@ -184,7 +206,10 @@ SHAPE_CASES = [
 )
 def test_the_wrong_kind_of_thing_at_a_path(world, refuses, shape, argv):
     SHAPES[shape](world)
-    refuses(*argv)
+    outcome = refuses(*argv)
+    if "state.json" in shape or ".env" in shape:  # the error names the file
+        stack = "mastodon" if "another stack" in shape else "ente"
+        assert f"docker-{stack}" in outcome.errors[0], outcome.errors[0]
 
 
 def test_init_onto_a_folder(world, refuses):

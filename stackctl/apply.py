@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stackctl import secret_files
 from stackctl.allocate import allocate_network, docker_networks_or_none
 from stackctl.atomic import remove_stale
 from stackctl.envfile import merge_env
@@ -65,6 +66,8 @@ def apply(plan: StackPlan, force: bool = False) -> Applied:
     def write_secrets() -> None:
         if plan.new_secrets:
             merge_env(env, plan.new_secrets)
+        if stack.recipe.secret_files:  # creates the missing ones, sets owner and mode
+            secret_files.ensure(stack.recipe, stack.dir)
 
     backups = write_files(stack.state, groups, force, first=write_secrets)
     created = []

@@ -41,7 +41,7 @@ class DeployReport:
     def changed(self) -> bool:
         return bool(
             self.plan.files_changed()
-            or self.plan.new_secrets
+            or self.plan.secrets_created
             or self.network_created
             or self.dirs_created
             or self.pulled
@@ -130,7 +130,7 @@ def deploy(
     report.pulled = pull_missing(engine, {r: r for r, found in image_ids.items() if found is None})
     image_ids.update({ref: engine.image_id(ref) for ref in report.pulled})
     current = fingerprint(plan, image_ids)
-    if plan.files_changed() or plan.new_secrets or current != stack.state.deployed:
+    if plan.files_changed() or plan.secrets_created or current != stack.state.deployed:
         engine.compose_config(stack.dir, project)  # compose itself checks what was written
 
     context = StepContext(stack, engine, plan.network, plan.secrets)

@@ -32,7 +32,10 @@ def make_site(root: Path) -> dict[str, str]:
         f'proxy_root = "{root}/proxyroot"\n'
         'subnet_pool = ["10.231.0.0/16"]\n'
     )
-    return {**os.environ, "STACKCTL_CONFIG": str(config), "XDG_CACHE_HOME": str(root / "cache")}
+    env = {**os.environ, "STACKCTL_CONFIG": str(config), "XDG_CACHE_HOME": str(root / "cache")}
+    # as installed from a wheel: modules compiled once, not on every start
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def main() -> None:

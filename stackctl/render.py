@@ -22,6 +22,7 @@ from stackctl.network import NetworkPlan
 from stackctl.paths import templates_dir
 from stackctl.recipe import Recipe
 from stackctl.settings import Site, resolve_image
+from stackctl.template_cache import bytecode_cache
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def environment(folder: Path) -> Environment:
             [FileSystemLoader(str(folder)), FileSystemLoader(str(templates_dir()))]
         ),
         undefined=StrictUndefined,
+        bytecode_cache=bytecode_cache("stacks"),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

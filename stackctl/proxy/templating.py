@@ -10,6 +10,7 @@ from xml.sax.saxutils import quoteattr
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from stackctl import paths
+from stackctl.template_cache import bytecode_cache
 
 
 def _quoted(value: str) -> str:
@@ -38,6 +39,7 @@ def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(paths.templates_dir()),
         undefined=StrictUndefined,
+        bytecode_cache=bytecode_cache("proxy"),
         keep_trailing_newline=True,
         autoescape=False,
         trim_blocks=False,

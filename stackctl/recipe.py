@@ -56,7 +56,10 @@ class SecretFile:
     uid: int | None = None  # the container user that reads it; None keeps the writer's
     gid: int | None = None
     bits: int = 2048  # pem-rsa
-    curve: str = "P-256"  # pem-ec
+    curve: str = "P-256"  # pem-ec: P-256, P-384 or secp256k1
+    # pkcs8 (BEGIN PRIVATE KEY) or traditional: PKCS#1 for RSA, SEC1 for EC (BEGIN RSA/EC
+    # PRIVATE KEY), for apps that only read the older encodings
+    encoding: str = "pkcs8"
     critical: str = ""  # why replacing it loses data; empty when rotation is safe
     help: str = ""
 

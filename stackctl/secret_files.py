@@ -57,19 +57,39 @@ def _format(spec: SecretFile) -> FileFormat:
     return FILE_FORMATS[spec.format]
 
 
-# -- PEM private keys (PKCS#8, unencrypted: the app reads them without a passphrase) -----------
+# -- PEM private keys (unencrypted: the app reads them without a passphrase) -------------------
+# `encoding = "pkcs8"` (the default) writes BEGIN PRIVATE KEY; "traditional" writes PKCS#1 for
+# RSA and SEC1 for EC keys (BEGIN RSA PRIVATE KEY / BEGIN EC PRIVATE KEY, with the curve's OID).
 
-_CURVES = {"P-256": "SECP256R1", "P-384": "SECP384R1"}
+_CURVES = {"P-256": "SECP256R1", "P-384": "SECP384R1", "secp256k1": "SECP256K1"}
+_ENCODINGS = {"pkcs8": "PKCS8", "traditional": "TraditionalOpenSSL"}
+_HEADERS = {
+    ("pkcs8", "rsa"): b"-----BEGIN PRIVATE KEY-----",
+    ("pkcs8", "ec"): b"-----BEGIN PRIVATE KEY-----",
+    ("traditional", "rsa"): b"-----BEGIN RSA PRIVATE KEY-----",
+    ("traditional", "ec"): b"-----BEGIN EC PRIVATE KEY-----",
+}
 
 
-def _pem(key: object) -> bytes:
+def _pem(key: object, spec: SecretFile) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
+    if spec.encoding not in _ENCODINGS:
+        raise SecretError(
+            f"secret file {spec.name}: encoding must be one of {', '.join(_ENCODINGS)}"
+        )
     return key.private_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
+        getattr(serialization.PrivateFormat, _ENCODINGS[spec.encoding]),
         serialization.NoEncryption(),
     )
+
+
+def _encoding_problem(spec: SecretFile, data: bytes, family: str) -> str | None:
+    header = _HEADERS.get((spec.encoding, family))
+    if header is not None and not data.lstrip().startswith(header):
+        return f"is not in the {spec.encoding} PEM encoding ({header.decode()})"
+    return None
 
 
 def _load_key(data: bytes) -> object | None:
@@ -89,7 +109,7 @@ def _check_rsa(spec: SecretFile, data: bytes) -> str | None:
         return "is not an unencrypted RSA private key in PEM"
     if key.key_size != spec.bits:
         return f"is a {key.key_size}-bit RSA key, not {spec.bits}-bit"
-    return None
+    return _encoding_problem(spec, data, "rsa")
 
 
 @file_format("pem-rsa", check=_check_rsa)
@@ -98,7 +118,7 @@ def _rsa(spec: SecretFile) -> bytes:
 
     if spec.bits not in (2048, 3072, 4096):
         raise SecretError(f"secret file {spec.name}: bits must be 2048, 3072 or 4096")
-    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=spec.bits))
+    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=spec.bits), spec)
 
 
 def _check_ec(spec: SecretFile, data: bytes) -> str | None:
@@ -109,7 +129,7 @@ def _check_ec(spec: SecretFile, data: bytes) -> str | None:
         return "is not an unencrypted EC private key in PEM"
     if key.curve.name != _CURVES.get(spec.curve, "").lower():
         return f"is on curve {key.curve.name}, not {spec.curve}"
-    return None
+    return _encoding_problem(spec, data, "ec")
 
 
 @file_format("pem-ec", check=_check_ec)
@@ -118,7 +138,7 @@ def _ec(spec: SecretFile) -> bytes:
 
     if spec.curve not in _CURVES:
         raise SecretError(f"secret file {spec.name}: curve must be one of {', '.join(_CURVES)}")
-    return _pem(ec.generate_private_key(getattr(ec, _CURVES[spec.curve])()))
+    return _pem(ec.generate_private_key(getattr(ec, _CURVES[spec.curve])()), spec)
 
 
 # -- the files themselves ---------------------------------------------------------------------

@@ -141,3 +141,44 @@ def test_a_secret_file_outside_the_stack_folder_or_of_no_format_is_refused(tmp_p
         "secret_files[k].path",
         "secret_files[k].format",
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "header", "curve"),
+    [
+        (SecretFile("k", "k", "pem-rsa", encoding="traditional"), "RSA PRIVATE KEY", None),
+        (
+            SecretFile("k", "k", "pem-ec", curve="P-256", encoding="traditional"),
+            "EC PRIVATE KEY",
+            "secp256r1",
+        ),
+        (
+            SecretFile("k", "k", "pem-ec", curve="P-384", encoding="traditional"),
+            "EC PRIVATE KEY",
+            "secp384r1",
+        ),
+        (
+            SecretFile("k", "k", "pem-ec", curve="secp256k1", encoding="traditional"),
+            "EC PRIVATE KEY",
+            "secp256k1",
+        ),
+        (SecretFile("k", "k", "pem-ec", curve="secp256k1"), "PRIVATE KEY", "secp256k1"),
+    ],
+)
+def test_traditional_encodings_and_secp256k1_are_made_and_checked(spec, header, curve):
+    from cryptography.hazmat.primitives import serialization
+
+    data = secret_files.FILE_FORMATS[spec.format].generate(spec)
+    assert data.startswith(f"-----BEGIN {header}-----\n".encode())
+    key = serialization.load_pem_private_key(data, None)
+    if curve:
+        assert key.curve.name == curve
+    assert secret_files.check(spec, data) is None
+
+
+def test_a_pkcs8_key_where_the_traditional_encoding_is_wanted_is_named():
+    pkcs8 = secret_files.FILE_FORMATS["pem-rsa"].generate(SecretFile("k", "k", "pem-rsa"))
+    wanted = SecretFile("k", "k", "pem-rsa", encoding="traditional")
+    assert "traditional PEM encoding" in (secret_files.check(wanted, pkcs8) or "")
+    with pytest.raises(Exception, match="encoding must be one of"):
+        secret_files.FILE_FORMATS["pem-ec"].generate(SecretFile("k", "k", "pem-ec", encoding="der"))

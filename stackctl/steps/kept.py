@@ -8,6 +8,7 @@ the step that captured it is still in the bootstrap journal; the `forget-kept` a
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from stackctl.envfile import write_private
@@ -22,21 +23,28 @@ if TYPE_CHECKING:
     from stackctl.recipe import Action, Recipe, Step
     from stackctl.stack import Stack
 
+_KEEP_OPTION = re.compile(r"^keep(_[a-z]+)?_as$")
+
 
 def kept_dir(stack_dir: Path) -> Path:
     return stack_dir / STATE_DIR / "kept"
 
 
+def kept_names(step: Step) -> list[str]:
+    """What a step keeps: `keep_as`, and any `keep_<what>_as` (a second value, e.g. ids)."""
+    return [str(v) for k, v in step.options.items() if _KEEP_OPTION.match(k) and v]
+
+
 def keeping_step(recipe: Recipe, name: str) -> Step | None:
     """The bootstrap step that keeps `name`, if any step does."""
     for step in recipe.bootstrap:
-        if step.options.get("keep_as") == name:
+        if name in kept_names(step):
             return step
     return None
 
 
-def keep(stack: Stack, step: Step, value: str) -> None:
-    name = step.options["keep_as"]
+def keep(stack: Stack, step: Step, value: str, name: str | None = None) -> None:
+    name = name or step.options["keep_as"]
     write_private(kept_dir(stack.dir) / name, json.dumps({"step": step.id, "value": value}) + "\n")
 
 

@@ -1,4 +1,5 @@
-"""`data-owner`: data folders owned by the user a stack's containers run as.
+"""`data-owner` and `file-owner`: data folders and rendered files owned by the user a stack's
+containers run as.
 
 Runs on the host, where stackctl manages the data root. Checked on every deploy: only entries
 with another owner are changed, so a second run changes nothing and says so.
@@ -73,3 +74,45 @@ def data_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     if changed:
         return True, f"{where}: {changed} entries now owned by {uid}:{gid}"
     return False, f"{where} owned by {uid}:{gid}"
+
+
+@step_kind(
+    "file-owner",
+    {
+        "uid": required(str, int),
+        "gid": required(str, int),
+        "mode": optional(int),
+        "paths": required(list),
+    },
+)
+def file_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
+    """Files stackctl rendered into the stack folder, given to the container user that reads
+    them (a config holding secrets, say), with their mode; checked on every deploy."""
+    uid, gid = _number(step, ctx, "uid"), _number(step, ctx, "gid")
+    mode = step.options.get("mode")
+    changed = []
+    for relative in step.options["paths"]:
+        path = ctx.stack.dir / str(relative)
+        if path.is_symlink() or not path.is_file():
+            raise StackctlError(
+                f"step {step.id}: {path} is not a file stackctl wrote",
+                "run the deploy again: it renders the file first",
+            )
+        info = path.stat()
+        try:
+            if (info.st_uid, info.st_gid) != (uid, gid):
+                os.chown(path, uid, gid)
+                changed.append(str(relative))
+            if mode is not None and info.st_mode & 0o7777 != mode:
+                os.chmod(path, mode)
+                changed.append(str(relative))
+        except PermissionError as exc:
+            raise StackctlError(
+                f"cannot give {path} to {uid}:{gid}: {exc.strerror}",
+                "run stackctl as root",
+            ) from None
+    where = ", ".join(str(p) for p in step.options["paths"])
+    mode_text = f" mode {mode:o}" if mode is not None else ""
+    if changed:
+        return True, f"{', '.join(dict.fromkeys(changed))} now {uid}:{gid}{mode_text}"
+    return False, f"{where} owned by {uid}:{gid}{mode_text}"

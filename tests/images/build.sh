@@ -52,6 +52,8 @@ IMAGES=(
     "mariadb=stackctl-test/mariadb:10.11"
     "etherpad=stackctl-test/etherpad:2.5.3"
     "wbo=stackctl-test/wbo:2.17.0"
+    "synapse=stackctl-test/synapse:v1.163.2"
+    "mas-standin=stackctl-test/mas-standin:latest"
 )
 
 FORCE=0

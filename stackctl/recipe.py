@@ -43,6 +43,7 @@ class Secret:
     critical: str = ""  # why rotating it loses data; empty when rotation is safe
     help: str = ""
     companion: str = ""  # a second value made together with this one (e.g. a public key)
+    site_file: str = ""  # `provided` only: a site setting naming a file to read it from
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,20 @@ class Read:
     stack: str
     value: str
     into: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A combination of settings the app cannot work with: refused, or warned about.
+
+    `when` is the bad case (a Jinja expression); `message` and `hint` may use the context."""
+
+    when: str
+    message: str
+    hint: str = ""
+    level: str = (
+        "error"  # error: refused before anything changes | warning: said at plan and deploy
+    )
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,7 @@ class Recipe:
     secret_files: tuple[SecretFile, ...] = ()
     publishes: tuple[Publish, ...] = ()
     reads: tuple[Read, ...] = ()
+    checks: tuple[Check, ...] = ()
 
     def _find(self, items: tuple[Any, ...], name: str, what: str) -> Any:
         for item in items:
@@ -292,6 +308,7 @@ def load_recipe(folder: Path) -> Recipe:
             secret_files=tuple(SecretFile(**f) for f in raw.get("secret_files", ())),
             publishes=tuple(Publish(**p) for p in raw.get("publishes", ())),
             reads=tuple(Read(**r) for r in raw.get("reads", ())),
+            checks=tuple(Check(**c) for c in raw.get("checks", ())),
         )
     except (TypeError, KeyError) as exc:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc

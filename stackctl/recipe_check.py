@@ -37,7 +37,10 @@ TOP_KEYS = {
     "reads",
     "publishes",
     "secret_files",
+    "checks",
 }
+CHECK_LEVELS = ("error", "warning")
+SITE_FILES = {"mail.password_file"}  # site settings naming a file a secret is read from
 SETTING_KEYS = {"kind", "default", "help", "choices", "optional", "when", "publish"}
 STEP_KEYS = {"id", "kind", "title", "phase", "always", "start", "when"}
 ACTION_KEYS = {"name", "kind", "help", "argument", "argument_kind", "requires"}
@@ -112,6 +115,10 @@ def check_raw(raw: Mapping[str, Any], folder: Path, thorough: bool = False) -> l
                 f"{where}.format",
                 f"unknown format {spec.get('format')!r} (known: {_list(formats)})",
             )
+        if spec.get("site_file") and spec["site_file"] not in SITE_FILES:
+            problem(f"{where}.site_file", f"known: {_list(SITE_FILES)}")
+        if spec.get("site_file") and spec.get("format") != "provided":
+            problem(f"{where}.site_file", "only a `provided` secret is read from a file")
     from stackctl.secret_files import FILE_FORMATS
 
     file_formats = registry.usable(FILE_FORMATS, own)
@@ -187,6 +194,14 @@ def check_raw(raw: Mapping[str, Any], folder: Path, thorough: bool = False) -> l
         if action.get("requires") and action["requires"] not in declared:
             problem(f"{where}.requires", f"names no setting {action['requires']!r}")
         _kind_options(problem, where, action, ACTION_KEYS, action_kinds, "action")
+    for i, check in enumerate(raw.get("checks", ())):
+        where = f"checks[{i}]"
+        unknown_keys(where, check, _keys(recipe.Check))
+        for key in ("when", "message"):
+            if not check.get(key):
+                problem(f"{where}.{key}", "is required")
+        if check.get("level", "error") not in CHECK_LEVELS:
+            problem(f"{where}.level", f"unknown level {check['level']!r} (known: error, warning)")
     for i, extractor in enumerate(raw.get("extractors", ())):
         where = f"extractors[{extractor.get('name', i)}]"
         unknown_keys(where, extractor, _keys(recipe.Extractor))

@@ -21,7 +21,7 @@ from stackctl.files import RenderedFile
 from stackctl.network import NetworkPlan
 from stackctl.paths import templates_dir
 from stackctl.recipe import Recipe
-from stackctl.settings import Site, resolve_image
+from stackctl.settings import Site, local_address, resolve_image
 from stackctl.template_cache import bytecode_cache
 
 
@@ -111,6 +111,8 @@ def base_context(
             "project": names.project,
             "dir": str(site.stack_dir(recipe.name)),
             "data": str(site.data_dir(recipe.name)),
+            # where this host reaches the published ports (probes from the host)
+            "address": local_address(settings),
         },
         "site": site,
         "settings": merged_settings(settings, facts or {}),

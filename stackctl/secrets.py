@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackctl import registry
 from stackctl.envfile import format_value, merge_env, read_env, write_private
 from stackctl.errors import SecretError, StackctlError
 from stackctl.recipe import Recipe, Secret
+
+if TYPE_CHECKING:
+    from stackctl.settings import Site
 
 # Letters and digits only: nothing that compose interpolation, YAML, URLs or shells treat specially.
 _ALNUM = string.ascii_letters + string.digits
@@ -181,20 +185,53 @@ def _new_values(spec: Secret, have: dict[str, str]) -> dict[str, str]:
     return {spec.name: value, spec.companion: fmt.derive(spec, value)}
 
 
-def new_values(recipe: Recipe, have: dict[str, str]) -> dict[str, str]:
-    """The values `ensure` would add to `have`: generated now, written by the caller."""
+def new_values(recipe: Recipe, have: dict[str, str], site: Site | None = None) -> dict[str, str]:
+    """The values `ensure` would add to `have`: generated now, or read from the file a site
+    setting names (`site_file`); written by the caller."""
     new: dict[str, str] = {}
     for spec in recipe.secrets:
         if spec.format != "provided":
             new.update(_new_values(spec, have))
+        elif spec.site_file and site is not None and not have.get(spec.name):
+            value = site_file_value(site, spec.site_file)
+            if value:
+                new[spec.name] = value
     return new
 
 
-def ensure(recipe: Recipe, stack_dir: Path, dry_run: bool = False) -> SecretsResult:
+def site_file_value(site: Site, setting: str) -> str | None:
+    """The secret in the file a site setting such as `mail.password_file` names: the file
+    must be readable by its owner only (0600 or 0400), as a password file should be."""
+    table, _, key = setting.partition(".")
+    named = getattr(getattr(site, table), key)
+    if not named:
+        return None
+    path = Path(named)
+    try:
+        mode = path.stat().st_mode & 0o777
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretError(
+            f"{setting} in {site.where()}: cannot read {path}: {exc}",
+            "give the path of a readable text file holding only the password",
+        ) from None
+    if mode & 0o077:
+        raise SecretError(
+            f"{setting} {path} is mode {mode:04o}: others can read the password",
+            f"chmod 600 {path}",
+        )
+    if not value:
+        raise SecretError(f"{setting} {path} is empty", "write the password into it")
+    return value
+
+
+def ensure(
+    recipe: Recipe, stack_dir: Path, dry_run: bool = False, site: Site | None = None
+) -> SecretsResult:
     """Create the secrets that are missing; never touch one that exists."""
     path = env_path(stack_dir)
     have = read_env(path)
-    new = new_values(recipe, have)
+    new = new_values(recipe, have, site)
     if new and not dry_run:
         merge_env(path, new)
     from stackctl import secret_files

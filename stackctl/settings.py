@@ -117,7 +117,21 @@ COMMON_STACK_FIELDS = (
         "This server runs the stack: `deploy --all` and a bare `secrets gen` act on it",
     ),
     Field("subnet", "subnet", None, "Explicit subnet for the stack network", optional=True),
+    Field(
+        "bind_address",
+        "ipv4",
+        "127.0.0.1",
+        "Host address the stack's ports are published on; another one (a LAN address, 0.0.0.0) only for a proxy on another machine",
+    ),
+    Field(
+        "upstream_host",
+        "host",
+        None,
+        "Host the proxy config sends requests to (default: bind_address, or 127.0.0.1 when that is 0.0.0.0)",
+        optional=True,
+    ),
 )
+LOOPBACK = "127.0.0.1"
 TABLES = {"images", "tls", "mail", "sso", "stacks"}
 
 
@@ -373,7 +387,27 @@ def stack_settings(
         )
         for f in (*COMMON_STACK_FIELDS, *fields)
     ]
-    return _check_table(raw, tuple(resolved), f"stacks.{stack}.", site.where())
+    checked = _check_table(raw, tuple(resolved), f"stacks.{stack}.", site.where())
+    if not checked.get("upstream_host"):  # the proxy reaches the ports where they are published
+        checked["upstream_host"] = local_address(checked)
+    return checked
+
+
+def local_address(settings: Mapping[str, Any]) -> str:
+    """Where this host itself reaches the stack's published ports (probes, API calls)."""
+    bound = settings.get("bind_address") or LOOPBACK
+    return LOOPBACK if bound == "0.0.0.0" else bound
+
+
+def exposure_warning(stack: str, settings: Mapping[str, Any]) -> str | None:
+    """A sentence when a stack's ports are reachable from other machines (asked for, but risky)."""
+    bound = settings.get("bind_address", LOOPBACK)
+    if bound.startswith("127."):
+        return None
+    return (
+        f"stacks.{stack}.bind_address = {bound}: its ports are reachable from other machines "
+        "without TLS; allow only the proxy's address to them (firewall)"
+    )
 
 
 def _expand(default: Any, site: Site) -> Any:

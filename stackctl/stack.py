@@ -18,8 +18,8 @@ from stackctl.files import FileChange, plan_files
 from stackctl.names import StackNames
 from stackctl.network import NetworkPlan, plan_network, read_host_routes
 from stackctl.recipe import Recipe, all_recipes, get_recipe
-from stackctl.render import StackInputs, base_context, evaluate, images, render_stack
-from stackctl.settings import Site, stack_settings
+from stackctl.render import StackInputs, base_context, evaluate, expand, images, render_stack
+from stackctl.settings import Site, exposure_warning, stack_settings
 from stackctl.site_check import check_ports_unshared
 from stackctl.state import State, load_state, other_allocations
 
@@ -81,7 +81,31 @@ def open_stack(name: str, site: Site) -> Stack:
     stack = Stack(recipe, site, settings, load_state(site.stack_dir(name)))
     check_ports_distinct(stack)
     check_ports_unshared(stack)
+    check_recipe_rules(stack)
     return stack
+
+
+def failed_checks(stack: Stack, level: str) -> list[tuple[str, str]]:
+    """(message, hint) of every recipe check of this level whose bad case holds."""
+    context = stack.context()
+    return [
+        (expand(stack.recipe, c.message, context), expand(stack.recipe, c.hint, context))
+        for c in stack.recipe.checks
+        if c.level == level and evaluate(stack.recipe, c.when, context)
+    ]
+
+
+def check_recipe_rules(stack: Stack) -> None:
+    """Settings the app cannot work with are refused before anything changes."""
+    for message, hint in failed_checks(stack, "error"):
+        raise SettingsError(f"stacks.{stack.name} in {stack.site.where()}: {message}", hint or None)
+
+
+def stack_warnings(stack: Stack) -> tuple[str, ...]:
+    """What plan and deploy say about settings that work but are risky or likely wrong."""
+    exposed = exposure_warning(stack.name, stack.settings)
+    found = [message for message, _ in failed_checks(stack, "warning")]
+    return tuple([exposed, *found] if exposed else found)
 
 
 def check_ports_distinct(stack: Stack) -> None:
@@ -100,14 +124,15 @@ def check_ports_free(stack: Stack, own_ports: set[int]) -> None:
     for key, port in stack.published_ports().items():
         if port in own_ports:
             continue
+        address = stack.settings["bind_address"]
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             # like the servers that will bind it: connections in TIME_WAIT are no obstacle
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((address, port))
             except OSError:
                 raise SettingsError(
-                    f"port {port} (stacks.{stack.name}.{key}) is already in use on 127.0.0.1",
+                    f"port {port} (stacks.{stack.name}.{key}) is already in use on {address}",
                     f"stop what listens there (`ss -ltnp 'sport = :{port}'`) or set another {key} in {stack.site.where()}",
                 ) from None
 

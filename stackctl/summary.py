@@ -37,12 +37,15 @@ def report_json(report: DeployReport) -> dict[str, Any]:
         "steps_to_run": [s.id for s in plan.steps] if report.dry_run else [],
         "containers_changed": report.containers_changed,
         "backups": report.backups,
+        "warnings": list(plan.warnings),
     }
 
 
 def print_report(report: DeployReport) -> None:
     plan, stack = report.plan, report.plan.stack
     prefix = "would " if report.dry_run else ""
+    for warning in plan.warnings:
+        console.warn(warning)
     for base, change in plan.all_files():
         if change.action != "identical":
             shown = change.file.path if base == stack.dir else str(base / change.file.path)

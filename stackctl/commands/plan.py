@@ -48,6 +48,7 @@ def _as_json(plan: StackPlan) -> dict[str, Any]:
         "missing_images": None if plan.missing_images is None else list(plan.missing_images),
         "dirs": [str(d) for d in plan.dirs],
         "steps": [s.id for s in plan.steps],
+        "warnings": list(plan.warnings),
     }
 
 
@@ -80,6 +81,8 @@ def register(app: typer.Typer) -> None:
             return
         for planned in plans:
             console.info(f"{planned.stack.name}: files in {planned.stack.dir}")
+            for warning in planned.warnings:
+                console.warn(warning)
             _show(planned, diff)
             if planned.secrets_created:
                 console.info(f"  would create secrets: {', '.join(planned.secrets_created)}")

@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         for recipe in recipes:
             name = recipe.name
             with nullcontext() if dry_run else stack_lock(settings, name):
-                result = store.ensure(recipe, settings.stack_dir(name), dry_run=dry_run)
+                result = store.ensure(
+                    recipe, settings.stack_dir(name), dry_run=dry_run, site=settings
+                )
             verb = "would create" if dry_run else "created"
             if result.created:
                 console.ok(f"{name}: {verb} {', '.join(result.created)} in {result.path}")

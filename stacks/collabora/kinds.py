@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import StackctlError
 from stackctl.schema import optional
+from stackctl.settings import local_address
 from stackctl.steps import ActionResult, action_kind, step_kind
 from stackctl.wait import poll
 
@@ -38,8 +39,8 @@ def discovery_urls(document: bytes) -> list[str]:
     return sorted(found)
 
 
-def fetch_discovery(port: int, seconds: float) -> bytes:
-    url = f"http://127.0.0.1:{port}/hosting/discovery"
+def fetch_discovery(port: int, seconds: float, address: str = "127.0.0.1") -> bytes:
+    url = f"http://{address}:{port}/hosting/discovery"
 
     def attempt() -> tuple[bytes | None, str]:
         import urllib.error
@@ -75,7 +76,9 @@ def discovery(step: Step, ctx: StepContext) -> tuple[bool, str]:
 
     settings = ctx.stack.settings
     body = fetch_discovery(
-        int(settings["port"]), float(step.options.get("wait_seconds", WAIT_SECONDS))
+        int(settings["port"]),
+        float(step.options.get("wait_seconds", WAIT_SECONDS)),
+        local_address(settings),
     )
     try:
         urls = discovery_urls(body)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl import __version__
 from stackctl import secrets as secret_store
 from stackctl.errors import StackctlError
+from stackctl.settings import local_address
 from stackctl.steps import ActionResult, action_kind, container_name, step_kind
 from stackctl.values import ValueProblem, path, value_kind
 from stackctl.wait import poll
@@ -180,7 +181,10 @@ def connect(ctx: StepContext, token: str = "") -> JellyfinApi:
     """Wait for Jellyfin to be Healthy, wherever its base URL currently is."""
     settings = ctx.stack.settings
     api = JellyfinApi(
-        f"http://127.0.0.1:{host_port(settings)}", "", f"stackctl-{ctx.stack.name}", token
+        f"http://{local_address(settings)}:{host_port(settings)}",
+        "",
+        f"stackctl-{ctx.stack.name}",
+        token,
     )
     bases = list(
         dict.fromkeys([wanted_base(settings), ctx.stack.state.facts.get(BASE_FACT, ""), ""])

@@ -41,6 +41,9 @@ class Location:
     redirect_code: int = 301
     keep_encoded_slashes: bool = False  # pass %2F through undecoded (e.g. a WOPISrc in the path)
     strip_prefix: bool = False  # prefix paths only: the upstream sees the path without the prefix
+    buffering: bool = (
+        True  # false: responses stream to the client as they come (nginx buffers by default)
+    )
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def location_from(raw: dict[str, Any], where: str) -> Location:
         redirect_code=int(raw.get("redirect_code", 301)),
         keep_encoded_slashes=bool(raw.get("keep_encoded_slashes", False)),
         strip_prefix=bool(raw.get("strip_prefix", False)),
+        buffering=bool(raw.get("buffering", True)),
     )
 
 

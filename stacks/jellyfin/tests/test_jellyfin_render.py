@@ -57,7 +57,7 @@ def test_compose_follows_the_seed_with_safe_defaults():
     assert server["user"] == "990:990"
     assert server["ports"] == ["127.0.0.1:8096:8096"]
     assert server["networks"] == ["jellyfin.lan"]
-    assert server["deploy"]["resources"]["limits"] == {"cpus": "2", "memory": "1g"}
+    assert server["deploy"]["resources"]["limits"] == {"cpus": "2", "memory": "4g"}
     assert server["environment"] == {"JELLYFIN_PublishedServerUrl": "https://jellyfin.example.lan"}
     assert server["volumes"][:3] == [
         "/etc/localtime:/etc/localtime:ro",
@@ -287,3 +287,47 @@ def test_known_proxies_come_from_the_network(tmp_path):
     ctx = StepContext(stack(tmp_path, stack_raw={"known_proxies": ["proxy.lan"]}), None, plan, {})
     with pytest.raises(StackctlError, match="not an address or subnet"):
         steps.known_proxies(ctx)
+
+
+def test_memory_default_leaves_room_for_the_database_cache_and_ffmpeg():
+    recipe = get_recipe("jellyfin")
+    memory = next(f for f in recipe.settings if f.name == "memory")
+    assert memory.default == "4g"
+    assert "ffmpeg" in memory.help and "1g" in memory.help  # the reason, shown by `recipes show`
+
+
+@pytest.mark.parametrize(
+    ("mode", "runtime", "reserved"),
+    [("off", None, False), ("runtime", "nvidia", False), ("reservation", None, True)],
+)
+def test_nvidia_transcoding_by_runtime_or_reservation(mode, runtime, reserved):
+    server = compose(stack_raw={"nvidia": mode})["services"]["server"]
+    assert server.get("runtime") == runtime
+    reservations = server["deploy"]["resources"].get("reservations")
+    if reserved:
+        assert reservations["devices"] == [
+            {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
+        ]
+    else:
+        assert reservations is None
+    assert ("NVIDIA_DRIVER_CAPABILITIES" in server["environment"]) == (mode != "off")
+
+
+def test_udp_discovery_is_published_only_when_asked():
+    assert compose()["services"]["server"]["ports"] == ["127.0.0.1:8096:8096"]
+    ports = compose(stack_raw={"publish_discovery": True, "bind_address": "192.168.1.5"})[
+        "services"
+    ]["server"]["ports"]
+    assert ports == ["192.168.1.5:8096:8096", "192.168.1.5:7359:7359/udp"]
+
+
+def test_nginx_streams_jellyfin_unbuffered():
+    from stackctl import proxy
+    from tests.proxy import proxy_samples as samples
+
+    recipe, site, settings = make()
+    text = proxy.render(stack_vhosts(recipe, site, settings), "nginx", samples.site(), "jellyfin")
+    conf = "\n".join(text.values())
+    root = conf[conf.index('location ~ "^/" {') :]
+    assert "proxy_pass" in root[: root.index("}")]
+    assert "proxy_buffering off;" in root[: root.index("}")]

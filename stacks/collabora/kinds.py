@@ -123,6 +123,22 @@ def occ_commands(settings: Mapping[str, Any]) -> list[list[str]]:
     return commands
 
 
+def richdocuments_state(app_list: str) -> str:
+    """enabled | disabled | not installed | unknown, from `occ app:list --output=json`."""
+    import json
+
+    try:
+        apps = json.loads(app_list)
+    except ValueError:
+        return "unknown"
+    if not isinstance(apps, dict):
+        return "unknown"
+    for state in ("enabled", "disabled"):
+        if "richdocuments" in (apps.get(state) or {}):
+            return state
+    return "not installed"
+
+
 @action_kind("collabora-nextcloud")
 def connect_nextcloud(
     stack: Stack, engine: Engine, action: Action, values: list[Any]
@@ -137,12 +153,27 @@ def connect_nextcloud(
     if not container:
         console.info(
             "Run these in Nextcloud's folder as the web server's user "
-            f"(e.g. sudo -u {escape(settings['nextcloud_user'])} ...):"
+            f"(e.g. sudo -u {escape(settings['nextcloud_user'])} ...), once "
+            f"`{escape(shlex.join([*occ, 'app:list']))}` lists richdocuments as enabled:"
         )
         for argv in occ_commands(settings):
             console.info("  " + escape(shlex.join([*occ, *argv])))
         return ActionResult(
             "occ commands printed; set nextcloud_container to have stackctl run them"
+        )
+    user = settings["nextcloud_user"]
+    listed = engine.exec(container, [*occ, "app:list", "--output=json"], user=user)
+    state = richdocuments_state(listed.output) if not listed.exit_code else "unknown"
+    if state != "enabled":
+        how = (
+            "occ app:enable richdocuments"
+            if state == "disabled"
+            else "occ app:install richdocuments"
+        )
+        return ActionResult(
+            f"Nextcloud Office (richdocuments) is {state} in {container}; "
+            f"nothing was configured: run `{how}` there first",
+            1,
         )
     for argv in occ_commands(settings):
         command = [*occ, *argv]

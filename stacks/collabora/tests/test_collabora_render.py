@@ -119,6 +119,7 @@ def test_routes_cover_old_and_26_04_websockets():
         "/browser/": (False, False, False, None),
         "/hosting/discovery": (False, False, False, None),
         "/hosting/capabilities": (False, False, False, None),
+        "^/$": (True, False, False, None),  # coolwsd's "OK" for the SDK check
     }
     assert {loc.upstream for loc in vhost.locations} == {"127.0.0.1:9980"}
 
@@ -196,12 +197,18 @@ def test_discovery_that_never_answers_fails_with_a_hint(tmp_path):
 # -- connect-nextcloud ---------------------------------------------------------------------
 
 
+APPS = '{"enabled": {"richdocuments": "8.7.1", "files": "2.3.1"}, "disabled": {}}'
+
+
 class FakeEngine:
-    def __init__(self, code: int = 0):
+    def __init__(self, code: int = 0, apps: str = APPS):
         self.calls = []
         self.code = code
+        self.apps = apps
 
     def exec(self, container, argv, user=None, environment=None):
+        if "app:list" in argv:
+            return ExecResult(0, self.apps)
         self.calls.append((container, list(argv), user))
         return ExecResult(self.code, "Config value were set\n")
 
@@ -241,3 +248,30 @@ def test_nextcloud_commands_run_in_the_named_container(tmp_path):
     assert result.exit_code == 0
     failing = steps.connect_nextcloud(ctx.stack, FakeEngine(code=1), action, [])
     assert failing.exit_code == 1 and "config:app:set failed" in failing.message
+
+
+@pytest.mark.parametrize(
+    ("apps", "said"),
+    [
+        ('{"enabled": {"files": "2"}, "disabled": {"richdocuments": "8"}}', "app:enable"),
+        ('{"enabled": {"files": "2"}, "disabled": {}}', "app:install"),
+        ("not json", "app:install"),
+    ],
+)
+def test_connect_nextcloud_first_checks_richdocuments_is_enabled(tmp_path, apps, said):
+    ctx = context(tmp_path, {"nextcloud_container": "nextcloud-app"})
+    engine = FakeEngine(apps=apps)
+    result = steps.connect_nextcloud(
+        ctx.stack, engine, ctx.stack.recipe.action("connect-nextcloud"), []
+    )
+    assert result.exit_code == 1 and said in result.message
+    assert engine.calls == []  # nothing configured
+
+
+def test_the_guessed_wopi_host_is_warned_about(tmp_path):
+    from stackctl.stack import stack_warnings
+
+    guessed = stack_warnings(context(tmp_path, {}).stack)
+    assert any("Unauthorized WOPI host" in w for w in guessed)
+    told = context(tmp_path, {"nextcloud_urls": ["https://nc.example.lan"]}).stack
+    assert not any("WOPI" in w for w in stack_warnings(told))

@@ -157,7 +157,7 @@ def location(loc: Location, where: str) -> Location:
         raise _fail(
             where, "strip_prefix needs a proxied prefix path", "no pattern, no encoded slashes"
         )
-    for name in loc.unset_response_headers:
+    for name in (*loc.unset_response_headers, *loc.unset_server_headers):
         header_name(name, where)
     return dataclasses.replace(
         loc,

@@ -35,6 +35,9 @@ class Location:
     request_headers: tuple[tuple[str, str], ...] = ()  # set on the request to the upstream
     response_headers: tuple[tuple[str, str], ...] = ()  # set on the response
     unset_response_headers: tuple[str, ...] = ()  # removed from the response
+    # headers the server's own config adds to every site (`Header always set` in Apache, IIS
+    # custom headers): removed here, while the same headers from the app pass untouched
+    unset_server_headers: tuple[str, ...] = ()
     max_body: str | None = None  # "20m", "0" for unlimited
     timeout: int | None = None  # seconds of upstream read/send inactivity
     redirect: str | None = None  # absolute URL prefix; the request path is appended
@@ -136,6 +139,10 @@ def location_from(raw: dict[str, Any], where: str) -> Location:
         unset_response_headers=tuple(
             _check(h, _HEADER_NAME, "header name", where)
             for h in raw.get("unset_response_headers", ())
+        ),
+        unset_server_headers=tuple(
+            _check(h, _HEADER_NAME, "header name", where)
+            for h in raw.get("unset_server_headers", ())
         ),
         max_body=str(raw["max_body"]) if raw.get("max_body") is not None else None,
         timeout=raw.get("timeout"),

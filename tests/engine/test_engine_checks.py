@@ -189,7 +189,9 @@ def test_an_unreachable_image_is_a_clear_error_and_a_rerun_resumes(
     try:
         result = run_cli("deploy", "ente")
         assert result.exit_code == 1
-        assert result.stderr.startswith("error: pull registry.invalid/ente/server:latest")
+        assert result.stderr.startswith(
+            "error: pull registry.invalid/ente/server:0472c929b6070e61fecaf2013d47efce2dcda462"
+        )
         assert "Traceback" not in result.stderr
         # what was done stays done: files and secrets are there for the next run
         stack_dir = tmp_path / "stacks" / "docker-ente"
@@ -197,7 +199,8 @@ def test_an_unreachable_image_is_a_clear_error_and_a_rerun_resumes(
         again = run_cli("deploy", "ente", "--dry-run")
         assert (
             again.exit_code == 0
-            and "would pull registry.invalid/ente/server:latest" in again.stdout
+            and "would pull registry.invalid/ente/server:0472c929b6070e61fecaf2013d47efce2dcda462"
+            in again.stdout
         )
     finally:
         teardown_stack(tmp_path / "stacks" / "docker-ente", "ente")

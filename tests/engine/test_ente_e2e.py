@@ -208,7 +208,9 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     }
     images = json.loads(run_cli("images", "list", "ente", "--json").stdout)
     museum_image = next(i for i in images if i["service"] == "museum")
-    assert museum_image["upstream"] == "ghcr.io/ente/server:latest"
+    assert (
+        museum_image["upstream"] == "ghcr.io/ente/server:0472c929b6070e61fecaf2013d47efce2dcda462"
+    )
     assert (
         museum_image["image"] == "stackctl-test/museum-standin:latest" and museum_image["present"]
     )

@@ -26,7 +26,7 @@ def test_compose_structure_follows_the_seed():
     services = compose["services"]
     assert set(services) == {"museum", "socat", "postgres", "minio", "web"}
     museum = services["museum"]
-    assert museum["image"] == "ghcr.io/ente/server:latest"
+    assert museum["image"] == "ghcr.io/ente/server:0472c929b6070e61fecaf2013d47efce2dcda462"
     assert museum["networks"]["ente.lan"]["ipv4_address"] == "172.21.0.133"
     assert museum["ports"] == ["127.0.0.1:8180:8080"]
     assert services["socat"]["network_mode"] == "service:museum"
@@ -91,7 +91,10 @@ def test_cli_service_only_with_an_image_and_override_map_applies():
         stack_raw={"cli_image": "ente-cli:v1"},
     )
     compose = yaml.safe_load(files["docker-compose.yml"])
-    assert compose["services"]["museum"]["image"] == "registry.lan/ente/server:latest"
+    assert (
+        compose["services"]["museum"]["image"]
+        == "registry.lan/ente/server:0472c929b6070e61fecaf2013d47efce2dcda462"
+    )
     assert compose["services"]["cli"]["image"] == "registry.lan/ente-cli:v1"
 
 
@@ -114,3 +117,14 @@ def test_published_ports_follow_the_enabled_apps():
     settings = stack_settings(site, "ente", recipe.settings, ["ente"])
     stack = Stack(recipe, site, settings, State(path=None))  # type: ignore[arg-type]
     assert stack.published_ports() == {"api_port": 8180, "photos_port": 3310, "s3_port": 3200}
+
+
+def test_images_are_pinned_and_latest_only_when_asked():
+    compose = yaml.safe_load(render(stack_raw={"web_apps": ["auth"]})["docker-compose.yml"])
+    tags = {name: s["image"].rsplit(":", 1)[1] for name, s in compose["services"].items()}
+    # upstream publishes commit tags for museum and web, no releases
+    assert tags["museum"] == "0472c929b6070e61fecaf2013d47efce2dcda462"
+    assert tags["web"] == "5ab0c5b4c7a89c4e470ef6f793600da33cebf35d"
+    assert tags["minio"] == "RELEASE.2025-09-07T16-13-09Z"
+    asked = yaml.safe_load(render(stack_raw={"version": "latest"})["docker-compose.yml"])
+    assert asked["services"]["museum"]["image"] == "ghcr.io/ente/server:latest"

@@ -62,3 +62,13 @@ def test_render_records_what_it_wrote_and_clears_the_pending_digests(
     state = json.loads((kept / "state.json").read_text())
     assert "docker-compose.yml" in state["files"]
     assert not state.get("pending") and not (kept / "pending.json").exists()
+
+
+def test_render_without_an_engine_says_once_that_the_subnet_is_not_saved(
+    site_file, run_cli, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    site_file()
+    result = run_cli("render", "ente")
+    said = (result.stdout + result.stderr).count("not checked against Docker networks")
+    assert result.exit_code == 0 and said == 1

@@ -117,13 +117,9 @@ def register(app: typer.Typer) -> None:
         for name in names:
             with stack_lock(settings, name):
                 # the stack folder only: installing the proxy config where the server
-                # reads it (under proxy_root) is deploy's step
+                # reads it (under proxy_root) is deploy's step; an unchecked subnet is
+                # reported by the allocation
                 planned = replace(plan_to_apply(open_stack(name, settings), engine), proxy=[])
-                if planned.network_exists is None and planned.network.source != "state":
-                    console.warn(
-                        f"Docker engine not reachable: subnet {planned.network.subnet} of {name} is not checked "
-                        "against Docker networks and not saved; render or deploy with the engine running to keep one"
-                    )
                 applied = apply(planned, force=force)
             _show(planned, diff=False)
             if applied.secrets_created:

@@ -15,13 +15,14 @@ from typing import Annotated
 import typer
 
 from stackctl import __version__, commands
-from stackctl.commands import options
+from stackctl.commands import _help, options
 
 app = typer.Typer(
     name="stackctl",
     help="Deploy self-hosted apps as Docker Compose stacks on one server, repeatably and safely.",
+    cls=_help.grouped_group_class(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -59,6 +60,7 @@ def _root(
 for _module in pkgutil.iter_modules(commands.__path__):
     if not _module.name.startswith("_") and _module.name != "options":
         importlib.import_module(f"stackctl.commands.{_module.name}").register(app)
+_help.apply(app)
 
 
 def main() -> None:

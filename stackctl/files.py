@@ -80,13 +80,14 @@ def plan_files(
     return changes
 
 
-def refuse_conflicts(root: Path, changes: Iterable[FileChange]) -> None:
+def refuse_conflicts(root: Path, changes: Iterable[FileChange], hint: str | None = None) -> None:
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts:
         names = ", ".join(c.file.path for c in conflicts)
         raise ConflictError(
             f"{len(conflicts)} file(s) in {root} differ from what stackctl would write: {names}",
-            "see them with `stackctl plan STACK --diff`; move your change into stackctl.toml, or use --force (a backup is kept)",
+            hint
+            or "see them with `stackctl plan STACK --diff`; move your change into stackctl.toml, or use --force (a backup is kept)",
         )
 
 

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
                     print_report(report)
         if json:
             shown = [report_json(r) for r in reports]
-            console.print_json(shown[0] if len(shown) == 1 and not all_stacks else shown)
+            console.print_json(shown)  # a list, for one stack or many
 
     @app.command("status")
     def status(

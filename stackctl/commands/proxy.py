@@ -41,10 +41,16 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--all-dialects", help="Render every dialect (print only)")
         ] = False,
         root: Annotated[
-            Path, typer.Option("--root", help="With --write: write under this folder, not /")
-        ] = Path("/"),
+            Path | None,
+            typer.Option(
+                "--root", help="With --write: write under this folder (default: proxy_root)"
+            ),
+        ] = None,
         force: Annotated[
             bool, typer.Option("--force", help="With --write: replace files changed by hand")
+        ] = False,
+        json: Annotated[
+            bool, typer.Option("--json", help="Print the files, places and needs as JSON")
         ] = False,
     ) -> None:
         """Print (or write) the reverse-proxy config for a stack, and what the server needs."""
@@ -54,37 +60,61 @@ def register(app: typer.Typer) -> None:
         from stackctl.errors import StackctlError
         from stackctl.locking import stack_lock
 
+        settings = site()
+        # the same root deploy installs under, so plan, render and --write agree
+        root = root if root is not None else Path(settings.proxy_root)
         if write and root.exists() and not root.is_dir():
             raise StackctlError(
                 f"--root {root} is a file, not a folder",
                 "give the folder to write under (the server's config tree is made inside it)",
             )
-        settings = site()
         loaded, vhosts = _vhosts(stack, settings)
         if all_dialects and write:
             raise StackctlError("--write takes one dialect", "drop --all-dialects, or pick -d")
         chosen = list(proxies.DIALECTS) if all_dialects else [dialect or settings.proxy]
         proxy_site = proxies.site_from(settings)
+        shown: list[dict[str, object]] = []
         for name in chosen:
+            written: list[dict[str, str]] = []
             if write:
                 with stack_lock(settings, stack):
                     loaded, vhosts = _vhosts(stack, settings)  # state read inside the lock
                     files = proxies.render(vhosts, name, proxy_site, stack)
                     places = proxies.destinations(name, stack, list(files))
-                    _write(loaded, files, places, root, force)
+                    written = _write(loaded, files, places, root, force, quiet=json)
             else:
                 files = proxies.render(vhosts, name, proxy_site, stack)
                 places = proxies.destinations(name, stack, list(files))
-                for file, text in files.items():
-                    console.out.print(f"# ==> {places[file]} ({name})", markup=False)
-                    console.out.print(text, markup=False, highlight=False, end="")
+                if not json:
+                    for file, text in files.items():
+                        console.out.print(f"# ==> {places[file]} ({name})", markup=False)
+                        console.out.print(text, markup=False, highlight=False, end="")
+            needs = list(proxies.needs(name, vhosts, stack, proxy_site))
+            if json:
+                shown.append(
+                    {
+                        "dialect": name,
+                        "files": [
+                            {"file": f, "destination": str(places[f]), "text": t}
+                            for f, t in files.items()
+                        ],
+                        "written": written,
+                        "needs": needs,
+                    }
+                )
+                continue
             console.err.print(f"{name} needs:", markup=False)
-            for line in proxies.needs(name, vhosts, stack, proxy_site):
+            for line in needs:
                 console.err.print(f"  - {line}", markup=False, highlight=False)
+        if json:
+            console.print_json(shown)
 
     @app.command("host-snippets")
     def host_snippets(
         stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+        json: Annotated[
+            bool, typer.Option("--json", help="Print the network, addresses and lines as JSON")
+        ] = False,
     ) -> None:
         """Print /etc/hosts, /etc/networks, dnsmasq, Postfix and Sendmail lines for the stack's
         fixed IPs, and the reload lines for certificate renewal."""
@@ -108,6 +138,21 @@ def register(app: typer.Typer) -> None:
             [r for r in reloads if r],
             prefix=settings.name_prefix,
         )
+        if json:
+            console.print_json(
+                {
+                    "stack": stack,
+                    "network": plan.name,
+                    "subnet": plan.subnet,
+                    "gateway": plan.gateway,
+                    "ips": {
+                        settings.names(stack).container(service): ip
+                        for service, ip in plan.ips.items()
+                    },
+                    "text": text,
+                }
+            )
+            return
         console.out.print(text, markup=False, highlight=False, end="")
 
 
@@ -120,8 +165,13 @@ def _vhosts(stack: str, settings: Site) -> tuple[Stack, list[VirtualHost]]:
 
 
 def _write(
-    loaded: Stack, files: dict[str, str], places: dict[str, Path], root: Path, force: bool
-) -> None:
+    loaded: Stack,
+    files: dict[str, str],
+    places: dict[str, Path],
+    root: Path,
+    force: bool,
+    quiet: bool = False,
+) -> list[dict[str, str]]:
     """Plan-then-write, like every stackctl file: create/identical/update/conflict."""
     from rich.markup import escape
 
@@ -134,9 +184,19 @@ def _write(
     plans = plan_install(files, places, root, loaded.dir, state.files, pending=state.pending)
     if not force:
         for plan in plans:
-            refuse_conflicts(plan.base, plan.changes)
+            refuse_conflicts(
+                plan.base,
+                plan.changes,
+                f"see them with `stackctl plan {loaded.name} --diff` (it reads the same files "
+                f"under {root}); move your change into stackctl.toml, or rerun with --force "
+                "(a backup is kept)",
+            )
     write_files(state, [(plan.base, plan.changes) for plan in plans], force=force)
+    done = []
     for plan in plans:
         for change in plan.changes:
-            path = escape(str(plan.base / change.file.path))
-            console.info(f"[{change.action}]{change.action}[/] {path}")
+            done.append({"path": str(plan.base / change.file.path), "action": change.action})
+            if not quiet:
+                path = escape(done[-1]["path"])
+                console.info(f"[{change.action}]{change.action}[/] {path}")
+    return done

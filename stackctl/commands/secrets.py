@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Say what would be created")
         ] = False,
+        json: Annotated[
+            bool, typer.Option("--json", help="Print what was created and kept (names only)")
+        ] = False,
     ) -> None:
         """Create missing secrets only, each in its app's exact format. Existing values always win."""
         from contextlib import nullcontext
@@ -37,12 +40,24 @@ def register(app: typer.Typer) -> None:
         settings = site()
         names = chosen_stacks(settings, stacks, all_stacks=not stacks, verb="create secrets for")
         recipes = [get_recipe(name) for name in names]  # unknown names fail before any write
+        shown: list[dict[str, object]] = []
         for recipe in recipes:
             name = recipe.name
             with nullcontext() if dry_run else stack_lock(settings, name):
                 result = store.ensure(
                     recipe, settings.stack_dir(name), dry_run=dry_run, site=settings
                 )
+            if json:
+                shown.append(
+                    {
+                        "stack": name,
+                        "file": str(result.path),
+                        "dry_run": dry_run,
+                        "created": list(result.created),
+                        "kept": list(result.kept),
+                    }
+                )
+                continue
             verb = "would create" if dry_run else "created"
             if result.created:
                 console.ok(f"{name}: {verb} {', '.join(result.created)} in {result.path}")
@@ -50,6 +65,8 @@ def register(app: typer.Typer) -> None:
                 console.ok(
                     f"{name}: all {len(result.kept)} secrets present in {result.path}; nothing changed"
                 )
+        if json:
+            console.print_json(shown)
 
     @group.command("show")
     def show(

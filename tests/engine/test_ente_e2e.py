@@ -58,7 +58,8 @@ def inspect(name: str) -> dict:
 def deploy_json(run_cli) -> dict:
     result = run_cli("deploy", "ente", "--json", "--wait", "180")
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout[result.stdout.index("{") :])
+    (report,) = json.loads(result.stdout[result.stdout.index("[\n") :])  # one list shape
+    return report
 
 
 def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
@@ -231,7 +232,7 @@ def test_deploy_twice_then_extract_and_act(ente_site, run_cli):
     docker("network", "rm", NAMES.network)
     result = run_cli("deploy", "--all", "--json", "--wait", "180")
     assert result.exit_code == 0, result.stderr
-    (back,) = json.loads(result.stdout[result.stdout.index("[") :])
+    (back,) = json.loads(result.stdout[result.stdout.index("[\n") :])
     assert back["stack"] == "ente" and back["network_created"] and not back["secrets_created"]
     assert back["network"]["subnet"] == first["network"]["subnet"]
     assert (

@@ -57,7 +57,7 @@ def stackctl(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 def deploy() -> dict:
     done = stackctl("deploy", "etherpad", "--json", "--wait", "300")
     assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout[done.stdout.index("{") :])
+    (report,) = json.loads(done.stdout[done.stdout.index("[\n") :])  # one list shape
     report["outcome"] = {s["id"]: (s["outcome"], s["detail"]) for s in report["steps"]}
     return report
 

@@ -71,7 +71,8 @@ def jellyfin(tmp_path: Path, engine_ready: None, site_file, monkeypatch):
 def deploy(run_cli) -> dict:
     result = run_cli("deploy", "jellyfin", "--json", "--wait", "120")
     assert result.exit_code == 0, result.stdout + result.stderr
-    return json.loads(result.stdout[result.stdout.index("{") :])
+    (report,) = json.loads(result.stdout[result.stdout.index("[\n") :])  # one list shape
+    return report
 
 
 def set_secret(run_cli, monkeypatch, name: str, value: str) -> None:

@@ -106,7 +106,7 @@ def events() -> list[str]:
 def deploy(run_cli) -> dict:
     result = run_cli("deploy", "mastodon", "--json", "--wait", "120")
     assert result.exit_code == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout[result.stdout.index("{") :])
+    (report,) = json.loads(result.stdout[result.stdout.index("[\n") :])  # one list shape
     report["stderr"] = result.stderr
     report["outcome"] = {s["id"]: (s["outcome"], s["detail"]) for s in report["steps"]}
     return report

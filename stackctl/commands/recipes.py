@@ -20,11 +20,10 @@ def register(app: typer.Typer) -> None:
         """List every recipe: name, app version and services."""
         if ctx.invoked_subcommand:
             return
-        from rich.table import Table
-
         from stackctl import console
         from stackctl.commands.options import site
         from stackctl.recipe import all_recipes
+        from stackctl.views import print_table
 
         site()  # the site's recipe_paths add recipes
 
@@ -41,15 +40,19 @@ def register(app: typer.Typer) -> None:
                 ]
             )
             return
-        table = Table("recipe", "app version", "services", "description")
-        for recipe in all_recipes().values():
-            table.add_row(
-                recipe.name,
-                recipe.app_version,
-                ", ".join(s.name for s in recipe.services),
-                recipe.description,
-            )
-        console.out.print(table)
+        print_table(
+            "recipes",
+            ["recipe", "app version", "services", "description"],
+            [
+                [
+                    recipe.name,
+                    recipe.app_version,
+                    ", ".join(s.name for s in recipe.services),
+                    recipe.description,
+                ]
+                for recipe in all_recipes().values()
+            ],
+        )
 
     @group.command("show")
     def show(

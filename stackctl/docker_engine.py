@@ -69,19 +69,33 @@ class DockerEngine:
         except OSError as exc:  # requests' connection errors are OSErrors too
             raise _unreachable(exc) from exc
 
+    def _read(self, what: str, path: str, sdk_call: Callable[[], Any]) -> Any:
+        """A read-only GET: over the engine's unix socket with the standard library, as
+        importing the SDK costs more than an engine-free command's whole start-up; through
+        the SDK for a tcp or ssh DOCKER_HOST. None when the object does not exist."""
+        socket_path = _unix_socket()
+        if socket_path is None:
+            return self._wrap(what, sdk_call)
+        return _get_json(socket_path, what, path)
+
     # -- engine facts -------------------------------------------------------------
     def version(self) -> str:
-        return self._wrap("engine version", lambda: self._sdk.version().get("Version", "?"))
+        found = self._read("engine version", "/version", lambda: self._sdk.version())
+        return (found or {}).get("Version", "?")
 
     # -- networks -----------------------------------------------------------------
     def networks(self) -> list[NetworkInfo]:
         return [
-            _network_info(n.attrs)
-            for n in self._wrap("list networks", lambda: self._sdk.networks.list())
+            _network_info(attrs)
+            for attrs in self._read("list networks", "/networks", lambda: self._sdk.api.networks())
         ]
 
     def network(self, name: str) -> NetworkInfo | None:
-        found = self._wrap(f"inspect network {name}", lambda: self._sdk.api.inspect_network(name))
+        found = self._read(
+            f"inspect network {name}",
+            f"/networks/{_quote(name)}",
+            lambda: self._sdk.api.inspect_network(name),
+        )
         return _network_info(found) if found else None
 
     def create_network(
@@ -164,16 +178,19 @@ class DockerEngine:
         return _run(["docker", "exec", *tty, container, *argv], attached=True).code
 
     # -- images -------------------------------------------------------------------
-    def image_id(self, reference: str) -> str | None:
-        found = self._wrap(
-            f"inspect image {reference}", lambda: self._sdk.api.inspect_image(reference)
+    def _image(self, reference: str) -> dict[str, Any] | None:
+        return self._read(
+            f"inspect image {reference}",
+            f"/images/{_quote(reference)}/json",
+            lambda: self._sdk.api.inspect_image(reference),
         )
+
+    def image_id(self, reference: str) -> str | None:
+        found = self._image(reference)
         return found["Id"] if found else None
 
     def image_digests(self, reference: str) -> tuple[str, ...]:
-        found = self._wrap(
-            f"inspect image {reference}", lambda: self._sdk.api.inspect_image(reference)
-        )
+        found = self._image(reference)
         return tuple(found.get("RepoDigests") or ()) if found else ()
 
     def pull(self, reference: str, on_progress: Callable[[dict[str, Any]], None]) -> None:
@@ -407,6 +424,54 @@ def _last_line(output: str) -> str:
 
 def _missing_container(stderr: str) -> bool:
     return "No such container" in stderr
+
+
+def _unix_socket() -> str | None:
+    """The engine's socket path, as the SDK finds it; None when DOCKER_HOST is not a socket."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
+def _quote(part: str) -> str:
+    from urllib.parse import quote
+
+    return quote(part, safe="/:")
+
+
+def _get_json(socket_path: str, what: str, path: str) -> Any:
+    import http.client
+    import json
+    import socket
+
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect(socket_path)
+
+    connection = Connection("localhost", timeout=120)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _unreachable(exc) from exc
+    finally:
+        connection.close()
+    if response.status == 404:
+        return None
+    try:
+        found = json.loads(body) if body else None
+    except ValueError:
+        found = None
+    if response.status >= 400:
+        explanation = found.get("message") if isinstance(found, dict) else None
+        raise EngineError(
+            f"{what}: {explanation or response.reason}",
+            ENGINE_HINT,
+            output=body.decode(errors="replace"),
+        )
+    return found
 
 
 def _unreachable(exc: BaseException) -> EngineError:

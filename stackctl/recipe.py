@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from stackctl import recipe_module
+from stackctl import recipe_cache, recipe_module
 from stackctl.errors import RecipeError
 from stackctl.paths import stacks_dir
 from stackctl.values import KINDS, Field
@@ -314,6 +314,18 @@ def load_recipe(folder: Path) -> Recipe:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc
 
 
+def _checked(folder: Path) -> Recipe:
+    """load_recipe, or the recipe it returned for exactly these files on an earlier run."""
+    entry = recipe_cache.entry(folder)  # before loading: a file edited meanwhile is seen next run
+    recipe = recipe_cache.cached(entry, folder)
+    if recipe is None:
+        recipe = load_recipe(folder)
+        recipe_cache.store(entry, recipe)
+    else:
+        recipe_module.load(folder)  # its own kinds, registered as a fresh load would
+    return recipe
+
+
 _recipe_paths: tuple[Path, ...] = ()
 
 
@@ -343,7 +355,7 @@ def all_recipes() -> dict[str, Recipe]:
     """Every folder with a recipe.toml is a recipe: adding an app is adding a folder."""
     found: dict[str, Recipe] = {}
     for folder in recipe_folders():
-        recipe = load_recipe(folder)
+        recipe = _checked(folder)
         if recipe.name in found:
             raise RecipeError(
                 f"two recipes are named {recipe.name!r}: {found[recipe.name].folder} and {folder}",

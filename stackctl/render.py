@@ -13,7 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+)
 
 from stackctl.envfile import format_value
 from stackctl.errors import RecipeError
@@ -68,12 +75,23 @@ def environment(folder: Path) -> Environment:
     return env
 
 
+# compiled once per run: a plan evaluates the same few conditions many times over
+@cache
+def _expression(folder: Path, expression: str) -> Any:
+    return environment(folder).compile_expression(expression)
+
+
+@cache
+def _text(folder: Path, text: str) -> Template:
+    return environment(folder).from_string(text)
+
+
 def evaluate(recipe: Recipe, expression: str, context: Mapping[str, Any]) -> Any:
     """A recipe `when` condition: a Jinja expression over the context."""
     if not expression:
         return True
     try:
-        return environment(recipe.folder).compile_expression(expression)(**context)
+        return _expression(recipe.folder, expression)(**context)
     except TemplateError as exc:
         raise RecipeError(f"recipe {recipe.name}: condition {expression!r} failed: {exc}") from exc
 
@@ -82,7 +100,7 @@ def expand(recipe: Recipe, text: str, context: Mapping[str, Any]) -> str:
     if "{{" not in text and "{%" not in text:
         return text
     try:
-        return environment(recipe.folder).from_string(text).render(**context)
+        return _text(recipe.folder, text).render(**context)
     except TemplateError as exc:
         raise RecipeError(f"recipe {recipe.name}: cannot expand {text!r}: {exc}") from exc
 

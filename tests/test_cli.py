@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -196,3 +197,32 @@ def test_plan_lists_the_proxy_config_at_the_servers_path(site_file, run_cli, tmp
     shown = run_cli("plan", "ente")
     assert f"create {sites}/stackctl-ente.conf" in " ".join(shown.stdout.split())
     assert not sites.joinpath("stackctl-ente.conf").exists()  # plan writes nothing
+
+
+def test_every_command_is_indexed_by_the_module_that_registers_it():
+    from stackctl import cli
+
+    for module in cli._command_modules():
+        app = cli._new_app()
+        importlib.import_module(f"stackctl.commands.{module}").register(app)
+        names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+        assert names and all(cli.COMMAND_MODULES.get(n) == module for n in names), module
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["plan", "ente"], "plan"),
+        (["-c", "plan", "secrets", "show"], "secrets"),
+        (["--config=x.toml", "-vv", "render"], "plan"),
+        (["--verbose", "recipes"], "recipes"),
+        (["--help"], None),
+        (["--version", "plan"], None),
+        (["bogus"], None),
+        ([], None),
+    ],
+)
+def test_a_named_command_builds_only_its_own_module(argv, module):
+    from stackctl import cli
+
+    assert cli._module_for(argv) == module

@@ -84,3 +84,66 @@ def test_an_unreachable_engine_is_one_line_without_the_sdk_text(
         in result.stderr
     )
     assert "Connection aborted" not in result.stderr and "FileNotFoundError" not in result.stderr
+
+
+@pytest.fixture
+def socket_engine(tmp_path, monkeypatch):
+    """An engine API on a unix socket answering a few reads, as dockerd would."""
+    import json
+    import socketserver
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    answers = {
+        "/version": (200, {"Version": "27.0.1"}),
+        "/networks": (200, [{"Name": "web", "Id": "n1", "IPAM": {"Config": []}}]),
+        "/images/ghcr.io/ente/server:v1/json": (200, {"Id": "sha256:abc", "RepoDigests": ["d"]}),
+        "/images/broken/json": (500, {"message": "disk on fire"}),
+    }
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            status, body = answers.get(self.path, (404, {"message": "no such object"}))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def address_string(self) -> str:
+            return "engine"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    path = tmp_path / "engine.sock"
+    server = socketserver.UnixStreamServer(str(path), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    yield seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_plain_reads_go_over_the_socket_without_the_sdk(socket_engine):
+    import sys
+
+    sdk_before = "docker" in sys.modules
+    engine = DockerEngine()
+    assert engine.version() == "27.0.1"
+    assert [n.name for n in engine.networks()] == ["web"]
+    assert engine.image_id("ghcr.io/ente/server:v1") == "sha256:abc"
+    assert engine.image_digests("ghcr.io/ente/server:v1") == ("d",)
+    assert engine.image_id("ghcr.io/ente/server:v2") is None
+    with pytest.raises(EngineError, match="inspect image broken: disk on fire"):
+        engine.image_id("broken")
+    assert "/images/ghcr.io/ente/server:v2/json" in socket_engine
+    assert ("docker" in sys.modules) == sdk_before
+
+
+def test_an_absent_socket_is_the_usual_unreachable_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(EngineError, match="not reachable at unix://"):
+        DockerEngine().version()

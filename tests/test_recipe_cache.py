@@ -73,19 +73,25 @@ def test_a_damaged_entry_is_checked_again(greeter, monkeypatch):
 
 
 def test_a_cached_recipe_still_registers_its_own_kinds(greeter, monkeypatch):
-    (greeter / "kinds.py").write_text(
-        "from stackctl.values import value_kind\n\n"
-        '@value_kind("greeter-colour")\n'
-        "def colour(value):\n    return value\n"
-    )
-    _reload()
+    import sys
+
     from stackctl import recipe_module, values
 
-    monkeypatch.delitem(values.KINDS, "greeter-colour")
-    monkeypatch.delitem(__import__("sys").modules, recipe_module.module_name(greeter))
-    _refuse_checks(monkeypatch)
-    _reload()
-    assert "greeter-colour" in values.KINDS
+    (greeter / "kinds.py").write_text(
+        "from stackctl.values import value_kind\n\n"
+        '@value_kind("cachetest-colour")\n'
+        "def colour(value):\n    return value\n"
+    )
+    module = recipe_module.module_name(greeter)
+    try:
+        _reload()
+        del values.KINDS["cachetest-colour"], sys.modules[module]  # as in a new process
+        _refuse_checks(monkeypatch)
+        _reload()
+        assert "cachetest-colour" in values.KINDS
+    finally:
+        values.KINDS.pop("cachetest-colour", None)
+        sys.modules.pop(module, None)
 
 
 def test_an_unwritable_cache_only_costs_speed(greeter, monkeypatch, tmp_path):

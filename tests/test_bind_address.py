@@ -101,3 +101,17 @@ def test_a_lan_bind_address_is_warned_about(tmp_path):
     assert not any(
         "bind_address" in w for w in stack_warnings(Stack(recipe, site, settings, State(tmp_path)))
     )
+
+
+def test_mastodon_behind_a_remote_proxy_is_told_to_trust_it(tmp_path):
+    from stackctl.stack import Stack, stack_warnings
+    from stackctl.state import State
+
+    site, recipe, settings = settings_for("mastodon", {"bind_address": LAN})
+    warned = stack_warnings(Stack(recipe, site, settings, State(tmp_path)))
+    assert any("trusted_proxies" in w for w in warned)
+    site, recipe, settings = settings_for(
+        "mastodon", {"bind_address": LAN, "trusted_proxies": ["192.168.10.5/32"]}
+    )
+    warned = stack_warnings(Stack(recipe, site, settings, State(tmp_path)))
+    assert not any("trusted_proxies" in w for w in warned)

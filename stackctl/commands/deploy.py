@@ -42,6 +42,12 @@ def register(app: typer.Typer) -> None:
         from stackctl.summary import print_report, report_json
 
         settings = site()
+        if settings.path is None and not dry_run:
+            console.warn(
+                "no stackctl.toml found: deploying with the built-in defaults "
+                f"(domain {settings.domain}); `stackctl init` writes one, `stackctl config` "
+                "says where it is looked for"
+            )
         from stackctl.shared import deploy_order
 
         # a stack that publishes a value goes before the stacks that read it

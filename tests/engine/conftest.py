@@ -48,8 +48,9 @@ RUN_LABEL = f"{LABEL_PREFIX}={RUN_PREFIX}"
 
 def teardown_stack(stack_dir: Path, stack: str) -> None:
     """Remove what this run made for a stack, found by label only: compose down, then every
-    container of this run's project (one-off runs, leftovers of a killed test), then every
-    network compose or stackctl made for it. Nothing of a user's or another run's matches."""
+    container of this run's project (one-off runs, leftovers of a killed test), every network
+    compose or stackctl made for it, and its named volumes. Nothing of a user's or another
+    run's matches."""
     project = names(stack).project
     if (stack_dir / "docker-compose.yml").exists():
         subprocess.run(
@@ -69,6 +70,9 @@ def teardown_stack(stack_dir: Path, stack: str) -> None:
     for filters in (("--filter", label), made_by_stackctl):
         for network in docker("network", "ls", "-q", *filters, check=False).stdout.split():
             docker("network", "rm", network, check=False)
+    # named volumes compose made for this run's project (compose down keeps them)
+    for volume in docker("volume", "ls", "-q", "--filter", label, check=False).stdout.split():
+        docker("volume", "rm", "-f", volume, check=False)
 
 
 def teardown_ente(stack_dir: Path) -> None:

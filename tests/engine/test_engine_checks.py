@@ -24,6 +24,11 @@ from .conftest import RUN_LABEL, docker, free_port, names, run_pool, teardown_st
 pytestmark = pytest.mark.engine
 
 VARIANTS = {
+    "etherpad": [
+        {},
+        {"database": "mariadb", "api_auth": "apikey", "whiteboard": False},
+        {"layout": "hosts", "image": "local/etherpad", "version": "3.3.1-plugins"},
+    ],
     "ente": [
         {},
         {

@@ -82,6 +82,8 @@ def test_defaults_are_the_seed_layout_on_postgres_with_pinned_images():
     assert (pad["user"], wbo["user"]) == ("5001:0", "1000:1000")
     assert pad["ports"] == ["127.0.0.1:9001:9001"] and wbo["ports"] == ["127.0.0.1:5001:80"]
     assert pad["depends_on"] == {"db": {"condition": "service_healthy"}}
+    # the image's own test is kept (no `test` here), with time for a cold start
+    assert pad["healthcheck"] == {"start_period": "180s", "start_interval": "2s"}
     env = pad["environment"]
     assert (env["DB_TYPE"], env["DB_HOST"], env["DB_PORT"]) == ("postgres", "db", "5432")
     assert env["DB_PASS"].startswith("${DB_PASS:?")

@@ -314,18 +314,6 @@ def load_recipe(folder: Path) -> Recipe:
         raise RecipeError(f"recipe {path} is malformed: {exc}") from exc
 
 
-def _checked(folder: Path) -> Recipe:
-    """load_recipe, or the recipe it returned for exactly these files on an earlier run."""
-    entry = recipe_cache.entry(folder)  # before loading: a file edited meanwhile is seen next run
-    recipe = recipe_cache.cached(entry, folder)
-    if recipe is None:
-        recipe = load_recipe(folder)
-        recipe_cache.store(entry, recipe)
-    else:
-        recipe_module.load(folder)  # its own kinds, registered as a fresh load would
-    return recipe
-
-
 _recipe_paths: tuple[Path, ...] = ()
 
 
@@ -352,10 +340,27 @@ def recipe_folders() -> list[Path]:
 
 @cache
 def all_recipes() -> dict[str, Recipe]:
-    """Every folder with a recipe.toml is a recipe: adding an app is adding a folder."""
+    """Every folder with a recipe.toml is a recipe: adding an app is adding a folder.
+
+    Each is checked when it loads, or read from the cache of recipes checked from exactly
+    its files. When every one comes from the cache, their kinds.py modules are imported only
+    when needed; else all are imported, as two of them registering one name is an error."""
+    recipe_module.forget_deferred()
+    folders = recipe_folders()
+    entries = [recipe_cache.entry(folder) for folder in folders]  # before any file is read
+    cached = [
+        recipe_cache.cached(entry, folder) for entry, folder in zip(entries, folders, strict=True)
+    ]
+    every_one_cached = all(recipe is not None for recipe in cached)
     found: dict[str, Recipe] = {}
-    for folder in recipe_folders():
-        recipe = _checked(folder)
+    for folder, entry, recipe in zip(folders, entries, cached, strict=True):
+        if recipe is None:
+            recipe = load_recipe(folder)
+            recipe_cache.store(entry, recipe)
+        elif every_one_cached:
+            recipe_module.defer(folder)
+        else:
+            recipe_module.load(folder)
         if recipe.name in found:
             raise RecipeError(
                 f"two recipes are named {recipe.name!r}: {found[recipe.name].folder} and {folder}",
@@ -372,4 +377,5 @@ def get_recipe(name: str) -> Recipe:
             f"no recipe named {name!r}",
             "recipes: " + ", ".join(recipes) + " (see `stackctl recipes`)",
         )
+    recipe_module.load(recipes[name].folder)  # the named recipe's own code, if deferred
     return recipes[name]

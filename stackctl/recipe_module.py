@@ -19,6 +19,26 @@ from types import ModuleType
 from stackctl.errors import RecipeError, StackctlError
 
 MODULE_FILE = "kinds.py"
+_deferred: list[Path] = []
+
+
+def defer(folder: Path) -> None:
+    """Import the folder's kinds.py only when a registry lacks a name (stackctl.registry):
+    a recipe read from the cache was checked with them, and most commands use few kinds."""
+    _deferred.append(folder)
+
+
+def forget_deferred() -> None:
+    _deferred.clear()
+
+
+def load_deferred() -> bool:
+    """Import every deferred module; whether there was any (a lookup worth repeating)."""
+    pending = list(_deferred)
+    _deferred.clear()
+    for folder in pending:
+        load(folder)
+    return bool(pending)
 
 
 def module_name(folder: Path) -> str:

@@ -37,7 +37,7 @@ class FileFormat:
     check: Check | None = None
 
 
-FILE_FORMATS: dict[str, FileFormat] = {}
+FILE_FORMATS: registry.Registry[FileFormat] = registry.Registry()
 
 
 def file_format(name: str, check: Check | None = None) -> Callable[[Generate], Generate]:

@@ -37,7 +37,7 @@ class SecretFormat:
     check: Callable[[Secret, str], str | None] | None = None
 
 
-FORMATS: dict[str, SecretFormat] = {}
+FORMATS: registry.Registry[SecretFormat] = registry.Registry()
 
 
 def secret_format(

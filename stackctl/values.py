@@ -263,28 +263,30 @@ def origin_list(value: Any) -> list[str]:
     return found
 
 
-KINDS: dict[str, Callable[[Any], Any]] = {
-    "hostname": hostname,
-    "host": host,
-    "hostnames": hostname_list,
-    "port": port,
-    "int": integer,
-    "bool": boolean,
-    "text": text,
-    "word": word,
-    "email": email,
-    "path": path,
-    "paths": path_list,
-    "cidr": cidr,
-    "subnet": subnet,
-    "cidrs": cidr_list,
-    "ipv4": ipv4,
-    "image": image,
-    "version": version,
-    "ints": int_list,
-    "texts": text_list,
-    "origins": origin_list,
-}
+KINDS: registry.Registry[Callable[[Any], Any]] = registry.Registry(
+    {
+        "hostname": hostname,
+        "host": host,
+        "hostnames": hostname_list,
+        "port": port,
+        "int": integer,
+        "bool": boolean,
+        "text": text,
+        "word": word,
+        "email": email,
+        "path": path,
+        "paths": path_list,
+        "cidr": cidr,
+        "subnet": subnet,
+        "cidrs": cidr_list,
+        "ipv4": ipv4,
+        "image": image,
+        "version": version,
+        "ints": int_list,
+        "texts": text_list,
+        "origins": origin_list,
+    }
+)
 
 
 def value_kind(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:

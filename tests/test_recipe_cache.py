@@ -88,10 +88,28 @@ def test_a_cached_recipe_still_registers_its_own_kinds(greeter, monkeypatch):
         del values.KINDS["cachetest-colour"], sys.modules[module]  # as in a new process
         _refuse_checks(monkeypatch)
         _reload()
-        assert "cachetest-colour" in values.KINDS
+        assert module not in sys.modules  # imported only when one of its kinds is needed
+        assert values.KINDS["cachetest-colour"]("red") == "red"
+        assert module in sys.modules
     finally:
         values.KINDS.pop("cachetest-colour", None)
         sys.modules.pop(module, None)
+
+
+def test_a_named_recipe_comes_with_its_own_code(greeter, monkeypatch):
+    import sys
+
+    from stackctl import recipe_module
+
+    (greeter / "kinds.py").write_text('"""Nothing registered."""\n')
+    module = recipe_module.module_name(greeter)
+    _reload()
+    sys.modules.pop(module)
+    _reload()
+    assert module not in sys.modules
+    recipe.get_recipe("greeter")
+    assert module in sys.modules
+    sys.modules.pop(module)
 
 
 def test_an_unwritable_cache_only_costs_speed(greeter, monkeypatch, tmp_path):

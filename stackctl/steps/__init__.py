@@ -43,11 +43,11 @@ StepRunner = Callable[["Step", StepContext], tuple[bool, str]]
 # An action runner gets the validated arguments.
 ActionRunner = Callable[["Stack", "Engine", "Action", list[Any]], ActionResult]
 
-STEP_RUNNERS: dict[str, StepRunner] = {}
-ACTION_RUNNERS: dict[str, ActionRunner] = {}
+STEP_RUNNERS: registry.Registry[StepRunner] = registry.Registry()
+ACTION_RUNNERS: registry.Registry[ActionRunner] = registry.Registry()
 # the options each kind takes, checked when a recipe loads (stackctl.schema)
-STEP_OPTIONS: dict[str, Schema] = {}
-ACTION_OPTIONS: dict[str, Schema] = {}
+STEP_OPTIONS: registry.Registry[Schema] = registry.Registry()
+ACTION_OPTIONS: registry.Registry[Schema] = registry.Registry()
 _loaded = False
 
 

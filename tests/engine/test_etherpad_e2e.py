@@ -268,7 +268,9 @@ def test_etherpad_2_5_3_pad_written_and_read_through_the_proxy(site, proxies, wo
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_socketio_websockets_upgrade_on_both_prefixes(site, proxies, world, dialect):
+def test_etherpad_2_5_3_and_wbo_2_17_0_socketio_upgrades_on_both_prefixes(
+    site, proxies, world, dialect
+):
     port = proxies[dialect]
     with socketio(world, port, "/pad/socket.io/?EIO=4&transport=websocket") as ws:
         opened = ws.recv(timeout=30)
@@ -352,7 +354,9 @@ def test_wbo_2_17_0_serves_a_board_and_keeps_a_drawing(site, proxies, world, dia
             time.sleep(0.5)
 
 
-def test_restart_keeps_pads_in_the_database_and_boards_on_disk(site, proxies, world):
+def test_etherpad_2_5_3_and_wbo_2_17_0_restart_keeps_pads_in_the_database_and_boards_on_disk(
+    site, proxies, world
+):
     services = ("etherpad", "wbo", "mariadb")
     before = {s: docker("inspect", "-f", "{{.Id}}", NAMES.container(s)).stdout for s in services}
     done = stackctl("down", "etherpad")

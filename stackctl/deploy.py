@@ -110,6 +110,17 @@ def _running_as_planned(plan: StackPlan, engine: Engine, image_ids: dict[str, st
     return set(containers) <= set(plan.images)
 
 
+def _running(engine: Engine, project: str, services: list[str]) -> bool:
+    """Whether these services already run (and are not still starting or unhealthy)."""
+    found = {c.service: c for c in engine.project_containers(project)}
+    return all(
+        s in found
+        and found[s].state == "running"
+        and found[s].health not in ("starting", "unhealthy")
+        for s in services
+    )
+
+
 def deploy(
     plan: StackPlan, engine: Engine, force: bool = False, wait_seconds: int = 300
 ) -> DeployReport:
@@ -142,7 +153,7 @@ def deploy(
         # and only when one of those steps will run
         due = [step for step in plan.steps if step.phase == "before-up"]
         needed = sorted({svc for step in due for svc in step.options.get("start", ())})
-        if needed:
+        if needed and not _running(engine, project, needed):
             with console.status(f"starting {', '.join(needed)} for the bootstrap"):
                 engine.compose_up(stack.dir, project, services=needed, wait_seconds=wait_seconds)
         report.steps += run_steps(before, context, lambda s: console.step(s.title))

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from stackctl import console
 from stackctl.recipe import Recipe
-from stackctl.settings import Site, stack_settings
+from stackctl.settings import COMMON_STACK_FIELDS, Site, stack_settings
 
 
 def recipe_details(recipe: Recipe, site: Site) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def recipe_details(recipe: Recipe, site: Site) -> dict[str, Any]:
                 "value": settings.get(f.name),
                 "help": f.help,
             }
-            for f in recipe.settings
+            # the recipe's own, then the ones every stack has (enabled, bind_address, ...)
+            for f in (*recipe.settings, *COMMON_STACK_FIELDS)
         ],
         "secrets": [
             {

@@ -35,6 +35,8 @@ def test_recipes_show_cuts_nothing_at_80_columns_in_a_pipe(name):
         assert f"  {secret.name}\n" in text  # whole, once per secret
     for setting in recipe.settings:
         assert setting.help in text, setting.name  # the meaning, whole (Jellyfin's memory reason)
+    for common in ("bind_address", "upstream_host", "enabled"):
+        assert f"  {common}\n" in text  # the settings every stack has are listed too
 
 
 def test_recipe_list_cuts_nothing():

@@ -94,13 +94,19 @@ def test_collabora_websockets_keep_the_encoded_wopisrc(world, running, dialect):
     for path in (f"/cool/{WOPI_SRC}/contents", f"/lool/convert-to/pdf?x={WOPI_SRC}"):
         reply = get(world, port, host, path)
         assert reply.status == 200 and reply.json()["path"] == path, (dialect, path)
-    for path in ("/hosting/discovery", "/hosting/capabilities", "/browser/0a1b2c/cool.html?x=1"):
+    # "/" is coolwsd's "OK", the SDK's reachability check
+    for path in (
+        "/",
+        "/hosting/discovery",
+        "/hosting/capabilities",
+        "/browser/0a1b2c/cool.html?x=1",
+    ):
         reply = get(world, port, host, path)
         assert reply.status == 200 and reply.json()["path"] == path, (dialect, path)
         headers = reply.json()["headers"]
         assert headers["x-forwarded-proto"] == "https" and headers["host"].startswith(host)
-    # nothing else is handed to coolwsd (its root "OK" page included)
-    for path in ("/", "/loleaflet/dist/x"):
+    # nothing else is handed to coolwsd
+    for path in ("/index.html", "/loleaflet/dist/x"):
         reply = get(world, port, host, path)
         assert reply.status == 404 and b"backend" not in reply.body, (dialect, path)
 

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from stackctl.commands._help import PANELS, SUMMARIES
 
@@ -60,3 +61,23 @@ def test_config_names_the_file_in_effect(run_cli, site_file, tmp_path):
     assert shown["stack_folder"] == f"{tmp_path}/stacks/docker-<stack>"
     assert shown["proxy_root"] == f"{tmp_path}/proxyroot"
     assert shown["enabled_stacks"] == ["ente"]
+
+
+def test_shell_completion_offers_commands_and_stack_names():
+    def complete(*words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_STACKCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": " ".join(["stackctl", *words]),
+            "COMP_CWORD": str(len(words)),
+        }
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "stackctl")],  # the console script
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        return done.stdout.split()
+
+    assert "deploy" in complete("dep")
+    assert complete("plan", "ent") == ["ente"]

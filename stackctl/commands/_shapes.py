@@ -9,7 +9,22 @@ import typer
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
-Stacks = Annotated[list[str] | None, typer.Argument(help="Stack names, e.g. ente")]
+
+def complete_stack(incomplete: str) -> list[str]:
+    """Shell completion: the recipe names that start with what was typed."""
+    from stackctl.recipe import all_recipes
+
+    try:
+        names = list(all_recipes())
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+Stacks = Annotated[
+    list[str] | None,
+    typer.Argument(help="Stack names, e.g. ente", autocompletion=complete_stack),
+]
 AllStacks = Annotated[
     bool,
     typer.Option(

@@ -22,6 +22,7 @@ from jinja2 import (
     TemplateError,
 )
 
+from stackctl import template_cache
 from stackctl.envfile import format_value
 from stackctl.errors import RecipeError
 from stackctl.files import RenderedFile
@@ -78,12 +79,12 @@ def environment(folder: Path) -> Environment:
 # compiled once per run: a plan evaluates the same few conditions many times over
 @cache
 def _expression(folder: Path, expression: str) -> Any:
-    return environment(folder).compile_expression(expression)
+    return template_cache.compile_expression(environment(folder), expression)
 
 
 @cache
 def _text(folder: Path, text: str) -> Template:
-    return environment(folder).from_string(text)
+    return template_cache.from_string(environment(folder), text)
 
 
 def evaluate(recipe: Recipe, expression: str, context: Mapping[str, Any]) -> Any:

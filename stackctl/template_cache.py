@@ -4,11 +4,15 @@ source checksum (and its own version), so an edited template is compiled again."
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from jinja2 import BytecodeCache, FileSystemBytecodeCache
+from jinja2 import BytecodeCache, Environment, FileSystemBytecodeCache, Template
 from jinja2.bccache import Bucket
+from jinja2.environment import TemplateExpression
 
 
 class _TolerantCache(FileSystemBytecodeCache):
@@ -29,3 +33,25 @@ def bytecode_cache(kind: str) -> BytecodeCache | None:
     except OSError:
         return None
     return _TolerantCache(str(folder))
+
+
+def from_string(env: Environment, source: str) -> Template:
+    """`env.from_string(source)`, its compiled code kept in the environment's bytecode cache
+    as a template file's is: a plan expands and evaluates a few dozen recipe strings."""
+    cache = env.bytecode_cache
+    if cache is None:
+        return env.from_string(source)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    bucket = cache.get_bucket(env, f"string-{digest}", None, source)
+    if bucket.code is None:
+        bucket.code = env.compile(source)
+        cache.set_bucket(bucket)
+    return env.template_class.from_code(env, bucket.code, env.make_globals(None))
+
+
+def compile_expression(env: Environment, expression: str) -> Callable[..., Any]:
+    """`env.compile_expression(expression)`, cached like from_string: the expression is the
+    value of a `set`, which the caller reads back as compile_expression's own result does."""
+    if env.bytecode_cache is None or "%}" in expression:
+        return env.compile_expression(expression)
+    return TemplateExpression(from_string(env, "{% set result = (" + expression + ") %}"), True)

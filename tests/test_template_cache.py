@@ -15,6 +15,8 @@ def _new_command() -> None:
     from stackctl.proxy import templating
 
     render.environment.cache_clear()
+    render._expression.cache_clear()
+    render._text.cache_clear()
     templating.environment.cache_clear()
 
 
@@ -38,3 +40,29 @@ def test_compiled_templates_are_kept_and_a_damaged_entry_is_compiled_again(
         assert _render_all(tmp_path, run_cli) == first
     finally:
         _new_command()  # later tests get environments with their own cache folder
+
+
+def test_recipe_expressions_are_kept_and_evaluate_as_jinja_s_own(tmp_path, monkeypatch):
+    import pytest
+    from jinja2 import Environment, StrictUndefined
+
+    from stackctl import template_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = template_cache.bytecode_cache("check")
+    env = Environment(undefined=StrictUndefined, bytecode_cache=cache)
+    context = {"settings": {"tls": False, "hosts": ["a", "b"], "port": 8080}}
+    for expression in (
+        "settings.tls",
+        "not settings.tls and settings.port > 80",
+        "settings.hosts | length",
+        "settings.hosts[1:]",
+        "settings.get('absent')",
+        "settings.absent",
+        "'%}' in settings.hosts",
+    ):
+        expected = env.compile_expression(expression)(**context)
+        assert template_cache.compile_expression(env, expression)(**context) == expected
+    assert len(list((tmp_path / "stackctl" / "templates-check").iterdir())) == 6
+    monkeypatch.setattr(env, "compile", lambda *a, **k: pytest.fail("compiled again"))
+    assert template_cache.compile_expression(env, "settings.hosts | length")(**context) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -34,6 +33,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
+def _xml_attribute(value: Any) -> str:
+    """An XML attribute value, quotes included (IIS); imported here, as the XML tools pull
+    in the whole HTTP client with them."""
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(str(value))
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -48,7 +55,7 @@ def environment() -> Environment:
     env.filters["q"] = _quoted
     env.filters["sq"] = _single
     env.filters["json"] = _json
-    env.filters["xml"] = lambda value: quoteattr(str(value))  # XML attribute, quotes included
+    env.filters["xml"] = _xml_attribute
     env.filters["negative"] = lambda regex: f"(?!{regex})"  # PCRE negative lookahead
     env.filters["prepend"] = lambda text, prefix: prefix + text
     env.filters["sni"] = lambda name: f"HostSNI(`{name}`)"  # Traefik TCP rule

@@ -150,7 +150,7 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     inspect = json.loads(docker("inspect", NAMES.container("server")).stdout)[0]
     assert inspect["Config"]["User"] == "990:990"
     assert inspect["HostConfig"]["NanoCpus"] == 2_000_000_000
-    assert inspect["HostConfig"]["Memory"] == 1 << 30
+    assert inspect["HostConfig"]["Memory"] == 4 << 30  # the 4g default
     bindings = inspect["HostConfig"]["PortBindings"]["8096/tcp"]
     assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(jellyfin["port"])}]
     media = {m["Destination"]: m["RW"] for m in inspect["Mounts"]}

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from stackctl import recipe_cache, recipe_module
+from stackctl.backup.spec import BackupSpec
+from stackctl.backup.spec import parse as parse_backup
 from stackctl.errors import RecipeError
 from stackctl.paths import stacks_dir
 from stackctl.values import KINDS, Field
@@ -28,6 +30,7 @@ class Service:
     role: str = ""
     when: str = ""  # a Jinja expression; the service exists only when it is true
     wait_healthy: bool = True
+    backup: BackupSpec | None = None  # how its data is backed up (stackctl/backup/spec.py)
 
     def reference(self, tag: str) -> str:
         return f"{self.image}:{tag}" if tag else self.image
@@ -294,7 +297,10 @@ def load_recipe(folder: Path) -> Recipe:
             description=raw.get("description", ""),
             app_version=raw.get("app_version", ""),
             folder=folder,
-            services=tuple(Service(name=k, **v) for k, v in raw.get("services", {}).items()),
+            services=tuple(
+                Service(name=k, **{**v, "backup": parse_backup(v.get("backup"))})
+                for k, v in raw.get("services", {}).items()
+            ),
             settings=_fields(raw.get("settings", {}), name),
             secrets=secrets,
             files=tuple(RenderedFileSpec(**f) for f in raw.get("files", ())),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl import schema
+from stackctl.backup import spec as backup_spec
 
 PHASES = ("before-up", "after-up")
 TOP_KEYS = {
@@ -101,6 +102,7 @@ def check_raw(raw: Mapping[str, Any], folder: Path, thorough: bool = False) -> l
     services = raw.get("services", {})
     for name, spec in services.items():
         unknown_keys(f"services.{name}", spec, _keys(recipe.Service) - {"name"})
+    backup_spec.check(raw, problem)
     declared = {f.name for f in COMMON_STACK_FIELDS} | set(raw.get("settings", {}))
     for name, spec in raw.get("settings", {}).items():
         unknown_keys(f"settings.{name}", spec, SETTING_KEYS)

@@ -132,7 +132,29 @@ COMMON_STACK_FIELDS = (
     ),
 )
 LOOPBACK = "127.0.0.1"
-TABLES = {"images", "tls", "mail", "sso", "stacks"}
+BACKUP_FIELDS = (
+    Field(
+        "folder",
+        "path",
+        "/var/backups/stackctl",
+        "Where `stackctl backup` writes its archives (mode 0700)",
+    ),
+    Field(
+        "passphrase_file",
+        "path",
+        None,
+        "File holding the passphrase archives are encrypted with (age scrypt); keep it 0600",
+        optional=True,
+    ),
+    Field(
+        "recipients",
+        "texts",
+        [],
+        "age public keys (age1...) archives are encrypted to, instead of a passphrase",
+    ),
+    Field("keep", "int", 0, "Archives kept in the folder after a backup (0: all)"),
+)
+TABLES = {"images", "tls", "mail", "sso", "stacks", "backup"}
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,14 @@ class Sso:
 
 
 @dataclass(frozen=True)
+class Backup:
+    folder: str = "/var/backups/stackctl"
+    passphrase_file: str | None = None
+    recipients: tuple[str, ...] = ()
+    keep: int = 0
+
+
+@dataclass(frozen=True)
 class Site:
     """Validated site settings plus where they came from."""
 
@@ -194,6 +224,7 @@ class Site:
     tls: Tls = field(default_factory=Tls)
     mail: Mail = field(default_factory=Mail)
     sso: Sso = field(default_factory=Sso)
+    backup: Backup = field(default_factory=Backup)
     stacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
     path: Path | None = None
@@ -312,6 +343,14 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
             f"sso.enabled = true in {file} needs sso.issuer, an https:// URL",
             'e.g. issuer = "https://sso.example.lan/realms/home"',
         )
+    backup = _check_table(_table(raw, "backup", file), BACKUP_FIELDS, "backup.", file)
+    if backup["passphrase_file"] and backup["recipients"]:
+        raise SettingsError(
+            f"backup.passphrase_file and backup.recipients in {file}: choose one",
+            "an age archive is opened by a passphrase or by identities, not both",
+        )
+    if backup["keep"] < 0:
+        raise SettingsError(f"backup.keep in {file} is negative", "allowed: 0 (keep all) or more")
     images = _table(raw, "images", file)
     from stackctl import values as v
 
@@ -350,6 +389,7 @@ def parse_site(raw: Mapping[str, Any], path: Path | None = None, source: str = "
         tls=Tls(**tls),
         mail=Mail(**mail),
         sso=Sso(**sso),
+        backup=Backup(**{**backup, "recipients": tuple(backup["recipients"])}),
         stacks={name: dict(table) for name, table in stacks.items()},
         source=source,
         path=path,

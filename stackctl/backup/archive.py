@@ -1,0 +1,259 @@
+"""The archive: a tar stream, zstd-compressed, age-encrypted, written and read in constant
+memory. Every member's SHA-256 is taken while it streams; `manifest.json` comes last and
+lists them all, so a reader checks every byte against it before anything is put back.
+
+Opened by hand: `age -d -i key.txt FILE | zstd -d | tar -x` (see docs/backup.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from stackctl.backup import age
+from stackctl.errors import StackctlError
+
+MANIFEST = "manifest.json"
+FORMAT = "stackctl-backup/1"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+COPY_BUFFER = 1024 * 1024
+
+
+class ArchiveError(StackctlError):
+    """The archive cannot be trusted: cut short, altered, or not a stackctl backup."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """How the archive is (or was) encrypted; all empty means not at all."""
+
+    passphrase: bytes | None = None
+    recipients: tuple[str, ...] = ()
+    identities: str = ""  # the text of an age identity file
+
+    @property
+    def encrypted(self) -> bool:
+        return self.passphrase is not None or bool(self.recipients)
+
+
+class _Hashing:
+    """A reader that hashes what passes through it and reports progress."""
+
+    def __init__(self, source: BinaryIO, on_bytes: Callable[[int], None]) -> None:
+        self._source = source
+        self.digest = hashlib.sha256()
+        self._on_bytes = on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.digest.update(data)
+        self._on_bytes(len(data))
+        return data
+
+
+class ArchiveWriter:
+    """Members go in one at a time, streamed; `finish()` adds the manifest and seals."""
+
+    def __init__(
+        self, out: BinaryIO, keys: Keys, on_bytes: Callable[[int], None] = lambda n: None
+    ) -> None:
+        import zstandard
+
+        self._encryptor: age.Encryptor | None = None
+        sink: Any = out
+        if keys.encrypted:
+            recipients = [age.parse_recipient(r) for r in keys.recipients]
+            self._encryptor = age.Encryptor(out, passphrase=keys.passphrase, recipients=recipients)
+            sink = self._encryptor
+        # threads=-1: one compression worker per core, as `zstd -T0`
+        self._zstd = zstandard.ZstdCompressor(level=3, threads=-1).stream_writer(
+            sink, closefd=False
+        )
+        self._tar = tarfile.open(fileobj=self._zstd, mode="w|", format=tarfile.PAX_FORMAT)
+        self.checksums: dict[str, str] = {}
+        self._on_bytes = on_bytes
+
+    def _info(self, name: str, path: Path | None, kind: bytes, size: int = 0) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type, info.size = kind, size
+        if path is not None:
+            st = path.lstat()
+            info.mode, info.uid, info.gid, info.mtime = (
+                st.st_mode & 0o7777,
+                st.st_uid,
+                st.st_gid,
+                st.st_mtime,
+            )
+        else:
+            info.mode, info.mtime = 0o600, 0
+        return info
+
+    def add_stream(self, name: str, source: BinaryIO, size: int, path: Path | None = None) -> None:
+        hashing = _Hashing(source, self._on_bytes)
+        self._tar.addfile(self._info(name, path, tarfile.REGTYPE, size), hashing)
+        self.checksums[name] = hashing.digest.hexdigest()
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self.add_stream(name, io.BytesIO(data), len(data))
+
+    def add_tree(self, name: str, root: Path) -> None:
+        """A file, or a folder and everything under it (symlinks as links, never followed)."""
+        for path, arcname in _walk(root, name):
+            if path.is_symlink():
+                info = self._info(arcname, path, tarfile.SYMTYPE)
+                info.linkname = os.readlink(path)
+                self._tar.addfile(info)
+                self.checksums[arcname] = "link:" + info.linkname
+            elif path.is_dir():
+                self._tar.addfile(self._info(arcname, path, tarfile.DIRTYPE))
+            elif path.is_file():
+                with path.open("rb") as source:
+                    size = os.fstat(source.fileno()).st_size
+                    self.add_stream(arcname, _Exactly(source, size), size, path)
+            # sockets, fifos and devices are not data
+
+    def finish(self, manifest: dict[str, Any]) -> None:
+        manifest = {**manifest, "format": FORMAT, "checksums": self.checksums}
+        data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+        info = self._info(MANIFEST, None, tarfile.REGTYPE, len(data))
+        self._tar.addfile(info, io.BytesIO(data))
+        self._tar.close()
+        self._zstd.close()
+        if self._encryptor is not None:
+            self._encryptor.close()
+
+
+class _Exactly:
+    """A file read to the size it had when the tar header was written (it may still grow)."""
+
+    def __init__(self, source: BinaryIO, size: int) -> None:
+        self._source, self._left = source, size
+
+    def read(self, size: int = -1) -> bytes:
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._source.read(want)
+        if len(data) < want:  # the file shrank while it was read: pad, the copy says so
+            data += b"\0" * (want - len(data))
+        self._left -= len(data)
+        return data
+
+
+def _walk(root: Path, name: str) -> Iterator[tuple[Path, str]]:
+    yield root, name
+    if root.is_dir() and not root.is_symlink():
+        for child in sorted(root.iterdir()):
+            yield from _walk(child, f"{name}/{child.name}")
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _plain_stream(source: BinaryIO, keys: Keys) -> BinaryIO:
+    import zstandard
+
+    start = source.read(4)
+    source.seek(0)
+    if start == ZSTD_MAGIC:
+        plain: Any = source
+    elif start == b"age-":
+        if not keys.encrypted and not keys.identities:
+            raise ArchiveError(
+                "the archive is encrypted", "give --passphrase-file FILE or --identity FILE"
+            )
+        identities = age.parse_identities(keys.identities) if keys.identities else ()
+        plain = age.Decryptor(source, passphrase=keys.passphrase, identities=identities)
+    else:
+        raise ArchiveError("the file is not a stackctl backup (neither age nor zstd)")
+    return zstandard.ZstdDecompressor().stream_reader(plain, read_across_frames=True)
+
+
+def safe_name(name: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ArchiveError(f"the archive holds a member outside its folder: {name!r}")
+    return path
+
+
+def extract(
+    source: BinaryIO, keys: Keys, into: Path, on_bytes: Callable[[int], None] = lambda n: None
+) -> dict[str, Any]:
+    """Everything into `into` (owners and modes kept); the manifest, once every member's
+    checksum matched it. Any problem raises ArchiveError; the caller discards `into`."""
+    import zstandard
+
+    try:
+        stream = _plain_stream(source, keys)
+        seen: dict[str, str] = {}
+        manifest: dict[str, Any] | None = None
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if manifest is not None:
+                    raise ArchiveError("the archive holds members after its manifest")
+                if member.name == MANIFEST:
+                    manifest = json.loads(tar.extractfile(member).read())  # type: ignore[union-attr]
+                    continue
+                found = _extract_member(tar, member, into, on_bytes)
+                if found is not None:
+                    seen[member.name] = found
+    except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
+        raise ArchiveError(
+            f"the archive is cut short or damaged ({exc})",
+            "take the archive again from where it was stored; this copy is damaged",
+        ) from None
+    if manifest is None or manifest.get("format") != FORMAT:
+        raise ArchiveError(
+            "the archive has no stackctl manifest: it is cut short, or not a stackctl backup"
+        )
+    expected = manifest.get("checksums", {})
+    wrong = sorted(n for n in set(expected) | set(seen) if expected.get(n) != seen.get(n))
+    if wrong:
+        raise ArchiveError(
+            f"{len(wrong)} member(s) do not match the manifest's checksums: {', '.join(wrong[:5])}",
+            "the archive was altered; use another copy",
+        )
+    return manifest
+
+
+def _extract_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, into: Path, on_bytes: Callable[[int], None]
+) -> str | None:
+    """The member's checksum (None for a folder)."""
+    target = into / safe_name(member.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if member.issym():
+        if os.path.isabs(member.linkname):
+            raise ArchiveError(f"the archive holds an absolute link: {member.name!r}")
+        target.symlink_to(member.linkname)
+        os.lchown(target, member.uid, member.gid)
+        return "link:" + member.linkname
+    if member.isdir():
+        target.mkdir(exist_ok=True)
+        _own(target, member)
+        return None
+    if not member.isfile():
+        raise ArchiveError(f"the archive holds a member of an unknown kind: {member.name!r}")
+    digest = hashlib.sha256()
+    source = tar.extractfile(member)
+    assert source is not None
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(COPY_BUFFER):
+            digest.update(chunk)
+            out.write(chunk)
+            on_bytes(len(chunk))
+    _own(target, member)
+    return digest.hexdigest()
+
+
+def _own(path: Path, member: tarfile.TarInfo) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, member.uid, member.gid)
+    os.chmod(path, member.mode)
+    os.utime(path, (member.mtime, member.mtime))

@@ -32,6 +32,7 @@ class DeployReport:
     steps: list[StepResult] = field(default_factory=list)
     containers_changed: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
+    dumps_loaded: list[str] = field(default_factory=list)
 
     @property
     def stack(self) -> str:
@@ -47,6 +48,7 @@ class DeployReport:
             or self.pulled
             or [s for s in self.steps if s.outcome in ("changed", "done")]
             or self.containers_changed
+            or self.dumps_loaded
         )
 
 
@@ -144,6 +146,12 @@ def deploy(
     if plan.files_changed() or plan.secrets_created or current != stack.state.deployed:
         engine.compose_config(stack.dir, project)  # compose itself checks what was written
 
+    from stackctl.backup.load import load_pending_dumps
+
+    # a restored database goes back before anything (a migration, a first-run step) sees it
+    report.dumps_loaded = load_pending_dumps(
+        stack, engine, wait_seconds, lambda s: console.step(f"loading the restored dump of {s}")
+    )
     context = StepContext(stack, engine, plan.network, plan.secrets)
     # every step goes to run_steps, which skips (and reports) the ones done earlier
     before = tuple(s for s in plan.active_steps if s.phase == "before-up")

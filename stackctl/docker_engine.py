@@ -135,6 +135,9 @@ class DockerEngine:
     def restart(self, container: str) -> None:
         self._wrap(f"restart {container}", lambda: self._sdk.api.restart(container, timeout=30))
 
+    def stop_container(self, container: str) -> None:
+        self._wrap(f"stop {container}", lambda: self._sdk.api.stop(container, timeout=60))
+
     def exec(
         self,
         container: str,

@@ -88,6 +88,13 @@ class FakeEngine:
     def restart(self, container: str) -> None:
         self._call("restart", container)
 
+    def stop_container(self, container: str) -> None:
+        self._call("stop_container", container)
+        for project, found in self.containers_by_project.items():
+            self.containers_by_project[project] = [
+                replace(c, state="exited") if c.name == container else c for c in found
+            ]
+
     def exec(
         self,
         container: str,

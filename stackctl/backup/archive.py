@@ -103,9 +103,12 @@ class ArchiveWriter:
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add_stream(name, io.BytesIO(data), len(data))
 
-    def add_tree(self, name: str, root: Path) -> None:
-        """A file, or a folder and everything under it (symlinks as links, never followed)."""
+    def add_tree(self, name: str, root: Path, skip: Callable[[str], bool] | None = None) -> None:
+        """A file, or a folder and everything under it (symlinks as links, never followed);
+        `skip` is asked about each path relative to `root`."""
         for path, arcname in _walk(root, name):
+            if skip is not None and arcname != name and skip(arcname[len(name) + 1 :]):
+                continue
             if path.is_symlink():
                 info = self._info(arcname, path, tarfile.SYMTYPE)
                 info.linkname = os.readlink(path)
@@ -182,10 +185,14 @@ def safe_name(name: str) -> PurePosixPath:
 
 
 def extract(
-    source: BinaryIO, keys: Keys, into: Path, on_bytes: Callable[[int], None] = lambda n: None
+    source: BinaryIO,
+    keys: Keys,
+    into: Path | None,
+    on_bytes: Callable[[int], None] = lambda n: None,
 ) -> dict[str, Any]:
-    """Everything into `into` (owners and modes kept); the manifest, once every member's
-    checksum matched it. Any problem raises ArchiveError; the caller discards `into`."""
+    """Everything into `into` (owners and modes kept; None only checks); the manifest, once
+    every member's checksum matched it. Any problem raises ArchiveError; the caller
+    discards `into`."""
     import zstandard
 
     try:
@@ -222,16 +229,23 @@ def extract(
 
 
 def _extract_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, into: Path, on_bytes: Callable[[int], None]
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    into: Path | None,
+    on_bytes: Callable[[int], None],
 ) -> str | None:
     """The member's checksum (None for a folder)."""
-    target = into / safe_name(member.name)
+    relative = safe_name(member.name)
+    if into is None:
+        return _check_member(tar, member, on_bytes)
+    target = into / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if member.issym():
         if os.path.isabs(member.linkname):
             raise ArchiveError(f"the archive holds an absolute link: {member.name!r}")
         target.symlink_to(member.linkname)
-        os.lchown(target, member.uid, member.gid)
+        if os.geteuid() == 0:
+            os.lchown(target, member.uid, member.gid)
         return "link:" + member.linkname
     if member.isdir():
         target.mkdir(exist_ok=True)
@@ -250,6 +264,37 @@ def _extract_member(
             on_bytes(len(chunk))
     _own(target, member)
     return digest.hexdigest()
+
+
+def _check_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, on_bytes: Callable[[int], None]
+) -> str | None:
+    if member.issym():
+        return "link:" + member.linkname
+    if not member.isfile():
+        return None
+    digest = hashlib.sha256()
+    source = tar.extractfile(member)
+    assert source is not None
+    while chunk := source.read(COPY_BUFFER):
+        digest.update(chunk)
+        on_bytes(len(chunk))
+    return digest.hexdigest()
+
+
+def verify(path: Path, keys: Keys, written: str) -> dict[str, Any] | None:
+    """Read a just-written archive back: its bytes are those written and, when this side
+    can open it (a passphrase, or none), every member matches the manifest."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(COPY_BUFFER):
+            digest.update(chunk)
+        if digest.hexdigest() != written:
+            raise ArchiveError(f"{path} does not read back as written", "check the disk")
+        if keys.recipients:
+            return None  # only the recipients' identities open it
+        source.seek(0)
+        return extract(source, keys, None)
 
 
 def _own(path: Path, member: tarfile.TarInfo) -> None:

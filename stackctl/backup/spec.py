@@ -8,11 +8,14 @@ folder a recipe declares is claimed by exactly one service, so nothing is forgot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from stackctl import schema
+
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # method -> what it does with the service's data folders
 METHODS = {
@@ -82,6 +85,9 @@ def check(raw: Mapping[str, Any], problem: Callable[[str, str], None]) -> None:
             )
         if method != "postgres-dump" and "user_env" in table:
             problem(f"{where}.user_env", "only a postgres-dump takes a user variable")
+        for key in ("user_env", "password_env"):
+            if isinstance(table.get(key), str) and not _VARIABLE.match(table[key]):
+                problem(f"{where}.{key}", "must be an environment variable name")
         claimed = [(k, f) for k in ("data", "exclude") for f in _list(table.get(k))]
         for key, folder in claimed:
             if folder not in data_dirs:

@@ -1,0 +1,270 @@
+"""`stackctl backup`: one archive of the chosen stacks, written to a temporary name and
+renamed only once it is whole and verified.
+
+Per stack: its folder (.env, secret files, .stackctl state and journal, rendered files),
+the proxy config installed for it, its data folders as its recipe declares them, and
+database dumps streamed out of the running containers; plus the site config and a
+manifest. A dump goes through a 0600 spool file beside the archive: a tar member's size
+comes before its bytes, and a dump's size is known only at its end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from stackctl import __version__
+from stackctl.backup import dumps
+from stackctl.backup.archive import ArchiveWriter, Keys, verify
+from stackctl.engine import Engine
+from stackctl.errors import EngineError, StackctlError
+from stackctl.settings import Site
+from stackctl.stack import Stack
+
+# in a stack's .stackctl folder: the lock belongs to the running command, not the stack
+LEFT_OUT = {"lock", "lock.holder"}
+PARTIAL = ".partial-"
+
+
+@dataclass
+class BackupReport:
+    archive: Path
+    stacks: list[str] = field(default_factory=list)
+    dumps: list[str] = field(default_factory=list)  # stack/service
+    members: int = 0
+    plain_bytes: int = 0
+    archive_bytes: int = 0
+    seconds: float = 0.0
+
+
+class Progress:
+    """Counts the bytes written to the archive (a bar on a terminal)."""
+
+    def __init__(self, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.total = 0
+        self._on_bytes = on_bytes
+
+    def __call__(self, count: int) -> None:
+        self.total += count
+        if self._on_bytes:
+            self._on_bytes(count)
+
+
+class _CountingFile:
+    """The archive file: counts and hashes the bytes that reach the disk."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out, self.size, self.digest = out, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self.size += len(data)
+        self.digest.update(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def partial_name(output: Path) -> Path:
+    return output.with_name(f".{output.name}{PARTIAL}{os.getpid()}")
+
+
+def take_backup(
+    site: Site,
+    stacks: list[Callable[[], Any]],
+    engine: Engine,
+    keys: Keys,
+    output: Path,
+    progress: Progress,
+    on_dump: Callable[[str], Any] | None = None,
+) -> BackupReport:
+    """`stacks`: for each stack, a context manager factory that yields it opened under its
+    lock. Writes `output` only when the archive is complete and reads back whole."""
+    started = time.monotonic()
+    output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    report = BackupReport(output)
+    partial = partial_name(output)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            counted = _CountingFile(raw)
+            writer = ArchiveWriter(counted, keys, on_bytes=progress)
+            manifest: dict[str, Any] = {
+                "stackctl": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "host": socket.gethostname(),
+                "site": _site_facts(site),
+                "stacks": {},
+            }
+            if site.path is not None and site.path.is_file():
+                writer.add_tree("site/stackctl.toml", site.path)
+            for opened in stacks:
+                with opened() as stack:
+                    entry = _add_stack(writer, stack, engine, output.parent, report, on_dump)
+                    manifest["stacks"][stack.name] = entry
+                    report.stacks.append(stack.name)
+            writer.finish(manifest)
+            raw.flush()
+            os.fsync(raw.fileno())
+        report.members = len(writer.checksums)
+        report.plain_bytes = progress.total
+        report.archive_bytes = counted.size
+        verify(partial, keys, counted.digest.hexdigest())
+        os.replace(partial, output)
+        _fsync_dir(output.parent)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _site_facts(site: Site) -> dict[str, Any]:
+    return {
+        "config": str(site.path) if site.path else None,
+        "stacks_root": site.stacks_root,
+        "data_root": site.data_root,
+        "proxy_root": site.proxy_root,
+        "name_prefix": site.name_prefix,
+    }
+
+
+def _add_stack(
+    writer: ArchiveWriter,
+    stack: Stack,
+    engine: Engine,
+    spool_dir: Path,
+    report: BackupReport,
+    on_dump: Callable[[str], Any] | None,
+) -> dict[str, Any]:
+    name = stack.name
+    if not stack.dir.is_dir():
+        raise StackctlError(
+            f"stack {name} has no folder at {stack.dir}",
+            f"deploy it first: `stackctl deploy {name}`",
+        )
+    writer.add_tree(f"stacks/{name}", stack.dir, skip=_left_out)
+    proxy = _add_proxy_files(writer, stack)
+    active = stack.images()  # service -> image reference, for the services that exist now
+    containers = {c.service: c for c in engine.project_containers(stack.names.project)}
+    entry: dict[str, Any] = {
+        "recipe_version": stack.recipe.app_version,
+        "folder": str(stack.dir),
+        "data": str(stack.data_dir),
+        "network": stack.state.network,
+        "images": {
+            svc: {"reference": ref, "id": getattr(containers.get(svc), "image_id", None)}
+            for svc, ref in active.items()
+        },
+        "proxy": proxy,
+        "dumps": {},
+        "data_dirs": [],
+        "excluded": [],
+    }
+    for service in stack.recipe.services:
+        spec = service.backup
+        if spec is None:
+            continue
+        entry["excluded"] += list(spec.exclude)
+        if spec.is_dump:
+            if service.name not in active:
+                continue  # the service is off (its `when` does not hold): nothing live to dump
+            container = containers.get(service.name)
+            if container is None or container.state != "running":
+                raise EngineError(
+                    f"{name}'s {service.name} is not running, so its database cannot be dumped",
+                    f"start the stack (`stackctl deploy {name}`) and run the backup again",
+                )
+            member = f"dumps/{name}/{service.name}{dumps.SUFFIX}"
+            if on_dump:
+                on_dump(f"{name}/{service.name}")
+            _add_dump(writer, engine, container.name, spec, member, spool_dir)
+            entry["dumps"][service.name] = {"method": spec.method, "member": member}
+            report.dumps.append(f"{name}/{service.name}")
+            continue
+        folders = [d for d in spec.data if (stack.data_dir / d).exists()]
+        if spec.method == "exclude" or not folders:
+            continue
+        with _stopped(engine, stack, service.name, spec.method == "files-stopped", containers):
+            for folder in folders:
+                writer.add_tree(f"data/{name}/{folder}", stack.data_dir / folder)
+                entry["data_dirs"].append(folder)
+    return entry
+
+
+def _left_out(relative: str) -> bool:
+    parts = relative.split("/")
+    return len(parts) == 2 and parts[0] == ".stackctl" and parts[1] in LEFT_OUT
+
+
+def _add_proxy_files(writer: ArchiveWriter, stack: Stack) -> list[str]:
+    """The proxy config deploy installed for this stack, at its absolute place."""
+    from stackctl.plan import _proxy_install
+    from stackctl.render import stack_vhosts
+
+    vhosts = stack_vhosts(stack.recipe, stack.site, stack.settings, stack.state.facts)
+    kept = []
+    for place in _proxy_install(stack, vhosts):
+        for change in place.changes:
+            path = place.base / change.file.path
+            if path.is_file():
+                writer.add_tree(f"proxy/{stack.name}{path}", path)
+                kept.append(str(path))
+    return kept
+
+
+def _add_dump(
+    writer: ArchiveWriter,
+    engine: Engine,
+    container: str,
+    spec: Any,
+    member: str,
+    spool_dir: Path,
+) -> None:
+    spool = spool_dir / f".dump{PARTIAL}{os.getpid()}"
+    fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w+b") as file:
+            code = engine.exec_stream(container, dumps.dump_argv(spec), None, file)
+            if code != 0:
+                raise EngineError(
+                    f"the dump of {container} failed (exit {code})",
+                    f"see `docker logs {container}`; is the database healthy?",
+                )
+            size = file.tell()
+            file.seek(0)
+            writer.add_stream(member, file, size)
+    finally:
+        spool.unlink(missing_ok=True)
+
+
+@contextmanager
+def _stopped(
+    engine: Engine, stack: Stack, service: str, stop: bool, containers: dict[str, Any]
+) -> Iterator[None]:
+    """The service stopped while its folders are read (SQLite and the like), started after."""
+    found = containers.get(service)
+    if not stop or found is None or found.state != "running":
+        yield
+        return
+    engine.stop_container(found.name)
+    try:
+        yield
+    finally:
+        engine.compose_up(stack.dir, stack.names.project, services=[service])
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

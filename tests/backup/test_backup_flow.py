@@ -1,0 +1,240 @@
+"""backup -> destroy -> restore -> deploy on the fake engine, and every refusal on the way.
+
+The example recipe gets a data folder dumped as a database (the fake engine streams a
+known dump out and records what is streamed back in) and a data folder kept as files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackctl import engine as engine_module
+from stackctl.apply import plan_to_apply
+from stackctl.backup import age
+from stackctl.commands.options import site as load_site
+from stackctl.deploy import deploy
+from stackctl.engine_fake import FakeEngine
+from stackctl.recipe import use_recipe_paths
+from stackctl.stack import open_stack
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "recipes" / "example" / "greeter"
+DUMP = b"-- a database dump\n" + b"INSERT INTO t VALUES (1);\n" * 5000
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def world(site_file, tmp_path: Path, monkeypatch) -> Iterator[dict]:
+    """A deployed greeter whose `web` owns a dumped database folder and a files folder."""
+    recipes = tmp_path / "recipes"
+    shutil.copytree(EXAMPLE, recipes / "greeter")
+    toml = recipes / "greeter" / "recipe.toml"
+    text = toml.read_text().replace('app_version = "1"', 'app_version = "1"\ndata_dirs = ["db"]')
+    text = text.replace(
+        'role = "answers', 'backup = { method = "postgres-dump", data = ["db"] }\nrole = "answers'
+    )
+    toml.write_text(text)
+    monkeypatch.setattr(age, "SCRYPT_WORK", 10)  # a test need not cost a second per key
+    config = site_file(extra=f'recipe_paths = ["{recipes}"]\n[stacks.greeter]\nport = 18089\n')
+    engine = FakeEngine(stream_output=DUMP)
+    monkeypatch.setattr(engine_module, "open_engine", lambda: engine)
+    deploy(plan_to_apply(open_stack("greeter", load_site()), engine), engine, wait_seconds=0)
+    (tmp_path / "pw").write_text(PASSPHRASE + "\n")
+    yield {
+        "engine": engine,
+        "config": config,
+        "stack": tmp_path / "stacks" / "docker-greeter",
+        "data": tmp_path / "data" / "greeter",
+        "pw": tmp_path / "pw",
+        "archive": tmp_path / "out" / "site.tar.zst.age",
+        "tmp": tmp_path,
+    }
+    use_recipe_paths([])
+
+
+def members(archive: Path, passphrase: str = PASSPHRASE) -> dict[str, bytes]:
+    import zstandard
+
+    with archive.open("rb") as source:
+        plain = age.Decryptor(source, passphrase=passphrase.encode())
+        stream = zstandard.ZstdDecompressor().stream_reader(plain, read_across_frames=True)
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            return {
+                m.name: (tar.extractfile(m).read() if m.isfile() else b"")  # type: ignore[union-attr]
+                for m in tar
+            }
+
+
+def back_up(run_cli, world, *extra: str):
+    return run_cli(
+        "backup",
+        "greeter",
+        "--passphrase-file",
+        str(world["pw"]),
+        "-o",
+        str(world["archive"]),
+        *extra,
+    )
+
+
+def destroy(world) -> None:
+    for path in (world["stack"].parent, world["data"].parent):
+        shutil.rmtree(path)
+    world["config"].unlink()
+    world["engine"].containers_by_project.clear()
+    world["engine"].networks_by_name.clear()
+
+
+def test_backup_destroy_restore_deploy_brings_everything_back(run_cli, world):
+    stack, engine = world["stack"], world["engine"]
+    (world["data"] / "db" / "PG_VERSION").write_text("17\n")  # a live database folder
+    env, state = (stack / ".env").read_bytes(), (stack / ".stackctl" / "state.json").read_bytes()
+    config = world["config"].read_bytes()
+
+    done = back_up(run_cli, world, "--json")
+    assert done.exit_code == 0, done.stderr
+    archive = world["archive"]
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert os.listdir(archive.parent) == [archive.name]  # no spool or partial file left
+    inside = members(archive)
+    assert inside["dumps/greeter/web.sql"] == DUMP
+    assert inside["stacks/greeter/.env"] == env and inside["site/stackctl.toml"] == config
+    assert "stacks/greeter/.stackctl/state.json" in inside
+    assert not any(name.startswith("data/greeter/db") for name in inside), "a live DB was copied"
+    assert '"format": "stackctl-backup/1"' in inside["manifest.json"].decode()
+
+    destroy(world)
+    restored = run_cli("restore", str(archive), "--passphrase-file", str(world["pw"]))
+    assert restored.exit_code == 0, restored.stderr
+    assert (stack / ".env").read_bytes() == env
+    assert (stack / ".stackctl" / "state.json").read_bytes() == state
+    assert world["config"].read_bytes() == config
+    assert (stack / ".stackctl" / "restore" / "web.sql").read_bytes() == DUMP
+
+    engine.calls.clear()
+    report = deploy(
+        plan_to_apply(open_stack("greeter", load_site()), engine), engine, wait_seconds=0
+    )
+    assert report.dumps_loaded == ["web"]
+    assert engine.streamed_in == DUMP
+    # only the database was started before the dump went in
+    before_load = engine.calls[: engine.verbs().index("exec_stream")]
+    assert [c[2] for c in before_load if c[0] == "compose_up"] == [("web",)]
+    assert not report.plan.secrets_created  # every secret came back
+    assert [(s.step, s.outcome) for s in report.steps] == [("greeting-mounted", "skipped")]
+    assert report.plan.network.subnet == __import__("json").loads(state)["network"]["subnet"]
+    assert not (stack / ".stackctl" / "restore" / "web.sql").exists()
+
+
+@pytest.mark.parametrize("damage", ["passphrase", "cut", "flip"])
+def test_a_wrong_passphrase_or_a_damaged_archive_changes_nothing(run_cli, world, damage):
+    assert back_up(run_cli, world).exit_code == 0
+    archive, pw = world["archive"], world["pw"]
+    destroy(world)
+    if damage == "passphrase":
+        pw.write_text("not the passphrase\n")
+    elif damage == "cut":
+        archive.write_bytes(archive.read_bytes()[:-1000])
+    else:
+        data = bytearray(archive.read_bytes())
+        data[len(data) // 2] ^= 0x40
+        archive.write_bytes(bytes(data))
+    result = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert result.exit_code != 0
+    assert {"passphrase": "wrong passphrase", "cut": "cut short", "flip": "altered"}[
+        damage
+    ] in result.stderr
+    assert result.stderr.count("error:") == 1
+    assert not world["stack"].parent.exists() and not world["data"].parent.exists()
+    assert not world["config"].exists()
+
+
+def test_other_secrets_on_the_server_are_refused_then_kept_aside_with_force(run_cli, world):
+    assert back_up(run_cli, world).exit_code == 0
+    env = world["stack"] / ".env"
+    mine = env.read_text().replace("GREETER_TOKEN=", "GREETER_TOKEN=x", 1)
+    env.write_text(mine)
+    world["engine"].containers_by_project.clear()  # stopped
+    refused = run_cli("restore", str(world["archive"]), "--passphrase-file", str(world["pw"]))
+    assert refused.exit_code != 0 and "GREETER_TOKEN" in refused.stderr
+    assert env.read_text() == mine
+    forced = run_cli(
+        "restore", str(world["archive"]), "--passphrase-file", str(world["pw"]), "--force"
+    )
+    assert forced.exit_code == 0, forced.stderr
+    aside = [p for p in world["stack"].parent.iterdir() if ".before-restore-" in p.name]
+    assert len(aside) == 1 and (aside[0] / ".env").read_text() == mine
+    assert env.read_text() != mine
+
+
+def test_a_running_stack_is_not_restored_over(run_cli, world):
+    assert back_up(run_cli, world).exit_code == 0
+    result = run_cli("restore", str(world["archive"]), "--passphrase-file", str(world["pw"]))
+    assert result.exit_code != 0 and "is running" in result.stderr
+
+
+def test_without_an_encryption_setting_the_backup_is_refused(run_cli, world):
+    result = run_cli("backup", "greeter", "-o", str(world["archive"]))
+    assert result.exit_code != 0 and "--no-encrypt" in result.stderr
+    assert not world["archive"].parent.exists() or not any(world["archive"].parent.iterdir())
+    plain = run_cli("backup", "greeter", "-o", str(world["archive"]), "--no-encrypt")
+    assert plain.exit_code == 0, plain.stderr
+    assert world["archive"].read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd, as `zstd -d` reads
+
+
+def test_a_failed_dump_leaves_no_archive_and_no_partial_file(run_cli, world):
+    world["engine"].on_exec = lambda container, argv: __import__(
+        "stackctl.engine", fromlist=["ExecResult"]
+    ).ExecResult(1, "")
+    result = back_up(run_cli, world)
+    assert result.exit_code != 0 and "dump" in result.stderr
+    assert not world["archive"].exists()
+    assert not [p for p in world["archive"].parent.iterdir()]
+
+
+def test_keep_prunes_the_older_archives(run_cli, world):
+    folder = world["archive"].parent
+    folder.mkdir()
+    for i in range(3):
+        old = folder / f"stackctl-host-2020010{i}.tar.zst.age"
+        old.write_bytes(b"x")
+        os.utime(old, (1_600_000_000 + i, 1_600_000_000 + i))
+    (folder / "unrelated.txt").write_text("mine")
+    target = folder / "stackctl-host-new.tar.zst.age"
+    result = run_cli(
+        "backup", "greeter", "--passphrase-file", str(world["pw"]), "-o", str(target), "--keep", "2"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "stackctl-host-20200102.tar.zst.age",
+        "stackctl-host-new.tar.zst.age",
+        "unrelated.txt",
+    ]
+
+
+def test_the_archive_opens_with_the_zstd_and_tar_tools(run_cli, world, tmp_path):
+    if shutil.which("zstd") is None:
+        pytest.skip("Debian's zstd is not installed")
+    import subprocess
+
+    assert run_cli("backup", "greeter", "-o", str(world["archive"]), "--no-encrypt").exit_code == 0
+    out = tmp_path / "opened"
+    out.mkdir()
+    subprocess.run(
+        f"zstd -dc {world['archive']} | tar -x -C {out}",
+        shell=True,
+        check=True,
+        capture_output=True,
+    )
+    assert (out / "dumps" / "greeter" / "web.sql").read_bytes() == DUMP
+    assert (out / "stacks" / "greeter" / ".env").read_bytes() == (
+        world["stack"] / ".env"
+    ).read_bytes()
+    assert io.BytesIO((out / "manifest.json").read_bytes()).read(1) == b"{"

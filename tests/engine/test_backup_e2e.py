@@ -1,0 +1,168 @@
+"""Backup, destroy everything, restore from the archive alone, deploy: Ente on a real engine.
+
+Postgres is real (its dump streamed out through `docker exec` and loaded into a fresh
+cluster before museum starts); museum and the S3 server are the engine tests' stand-ins.
+The S3 stand-in keeps its objects in memory only (a restart loses them), so objects are
+not proved here: MinIO's folder goes through the same `files` path as museum's, which is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import docker, names, teardown_ente
+from .test_ente_e2e import deploy_json, inspect
+
+NAMES = names("ente")
+PASSPHRASE = "a passphrase for the engine test"
+
+pytestmark = pytest.mark.engine
+
+
+def psql(sql: str) -> str:
+    script = f'psql -qtA -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "{sql}"'
+    return docker("exec", NAMES.container("postgres"), "sh", "-c", script).stdout.strip()
+
+
+def state_of(site: dict) -> dict:
+    network = json.loads(docker("network", "inspect", NAMES.network).stdout)[0]
+    museum = inspect(NAMES.container("museum"))["NetworkSettings"]["Networks"][NAMES.network]
+    return {"subnet": network["IPAM"]["Config"][0]["Subnet"], "museum_ip": museum["IPAddress"]}
+
+
+def destroy_everything(site: dict, proxy_sites) -> None:
+    teardown_ente(site["stack_dir"])
+    project = NAMES.project
+    for volume in docker(
+        "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"
+    ).stdout.split():
+        docker("volume", "rm", "-f", volume)
+    for folder in ("stacks", "data", "proxyroot"):
+        shutil.rmtree(site["tmp"] / folder)
+    site["path"].unlink()
+    assert not docker("ps", "-aq", "--filter", f"name={project}-").stdout.strip()
+
+
+def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
+    sites = ente_site["tmp"] / "proxyroot" / "etc" / "apache2" / "sites-available"
+    sites.mkdir(parents=True)
+    first = deploy_json(run_cli)
+    assert [s["outcome"] for s in first["steps"]] == ["changed"]
+
+    # data in every place: rows, S3 objects, files
+    psql("CREATE TABLE probe (id int PRIMARY KEY, note text)")
+    psql("INSERT INTO probe SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
+    (ente_site["data"] / "museum-data" / "probe.txt").write_text("a file in a data folder\n")
+    stack = ente_site["stack_dir"]
+    env = (stack / ".env").read_bytes()
+    journal = json.loads((stack / ".stackctl" / "state.json").read_text())["journal"]
+    before = state_of(ente_site)
+    proxy_file = (sites / "stackctl-ente.conf").read_bytes()
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSPHRASE + "\n")
+    archive = tmp_path / "backups" / "ente.tar.zst.age"
+    started = time.monotonic()
+    done = run_cli("backup", "ente", "--passphrase-file", str(pw), "-o", str(archive), "--json")
+    assert done.exit_code == 0, done.stderr
+    summary = json.loads(done.stdout)
+    print(
+        f"backup: {summary['bytes']} bytes -> {summary['archive_bytes']} in {time.monotonic() - started:.1f} s"
+    )
+    assert summary["dumps"] == ["ente/postgres"]
+
+    destroy_everything(ente_site, sites)
+    sites.mkdir(parents=True)  # a fresh server with Apache installed
+    started = time.monotonic()
+    restored = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert restored.exit_code == 0, restored.stderr
+    again = deploy_json(run_cli)
+    print(f"restore + deploy: {time.monotonic() - started:.1f} s")
+
+    assert (stack / ".env").read_bytes() == env
+    assert (sites / "stackctl-ente.conf").read_bytes() == proxy_file
+    # ente's one step is `always` (buckets, re-checked each deploy; the stand-in forgot them)
+    assert [(s["id"], s["outcome"]) for s in again["steps"]] == [("buckets", "changed")]
+    assert json.loads((stack / ".stackctl" / "state.json").read_text())["journal"] == journal
+    assert psql("SELECT count(*), sum(length(note)) FROM probe") == "5000|160000"
+    assert (
+        ente_site["data"] / "museum-data" / "probe.txt"
+    ).read_text() == "a file in a data folder\n"
+    assert not (ente_site["data"] / "postgres-data" / ".stackctl").exists()
+    assert state_of(ente_site) == before
+    for service in ("museum", "postgres", "minio"):
+        found = inspect(NAMES.container(service))["State"]
+        assert found["Running"] and found.get("Health", {}).get("Status", "healthy") == "healthy"
+
+
+def test_a_killed_backup_leaves_no_archive_and_a_killed_restore_finishes(
+    ente_site, run_cli, tmp_path
+):
+    deploy_json(run_cli)
+    psql("CREATE TABLE probe (id int)")
+    psql("INSERT INTO probe SELECT generate_series(1, 200000)")
+    pw = tmp_path / "pw"
+    pw.write_text(PASSPHRASE)
+    archive = tmp_path / "backups" / "ente.tar.zst.age"
+    command = [sys.executable, "-m", "stackctl", "backup", "ente", "--passphrase-file", str(pw)]
+    process = subprocess.Popen(
+        [*command, "-o", str(archive)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(archive.parent.glob(".*partial*")):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not archive.exists()
+
+    done = run_cli("backup", "ente", "--passphrase-file", str(pw), "-o", str(archive))
+    assert done.exit_code == 0, done.stderr
+    env = (ente_site["stack_dir"] / ".env").read_bytes()
+    destroy_everything(ente_site, None)
+    restore = [
+        sys.executable,
+        "-m",
+        "stackctl",
+        "restore",
+        str(archive),
+        "--passphrase-file",
+        str(pw),
+    ]
+    process = subprocess.Popen(restore, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = ente_site["tmp"] / "stacks" / ".stackctl-restore.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not journal.exists() and process.poll() is None:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    print(f"restore killed {'halfway' if journal.exists() else 'before or after its put-back'}")
+    finished = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert finished.exit_code == 0, finished.stderr
+    assert not journal.exists()
+    assert (ente_site["stack_dir"] / ".env").read_bytes() == env
+    deploy_json(run_cli)
+    assert psql("SELECT count(*) FROM probe") == "200000"
+
+
+def test_a_restore_onto_a_server_with_other_secrets_refuses(ente_site, run_cli, tmp_path):
+    deploy_json(run_cli)
+    pw = tmp_path / "pw"
+    pw.write_text(PASSPHRASE)
+    archive = tmp_path / "backups" / "ente.tar.zst.age"
+    assert (
+        run_cli("backup", "ente", "--passphrase-file", str(pw), "-o", str(archive)).exit_code == 0
+    )
+    teardown_ente(ente_site["stack_dir"])
+    env = ente_site["stack_dir"] / ".env"
+    env.write_text(env.read_text().replace("ENTE_KEY_ENCRYPTION=", "ENTE_KEY_ENCRYPTION=x", 1))
+    mine = env.read_bytes()
+    refused = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert refused.exit_code != 0 and "ENTE_KEY_ENCRYPTION" in refused.stderr
+    assert env.read_bytes() == mine

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-PANELS = ("Getting started", "Deploy and operate", "Inspect", "Secrets and networks")
+PANELS = (
+    "Getting started",
+    "Deploy and operate",
+    "Inspect",
+    "Secrets and networks",
+    "Backup and restore",
+)
 SUMMARIES: dict[str, tuple[str, str]] = {
     "init": ("Getting started", "Write a commented starter stackctl.toml."),
     "config": ("Getting started", "Show which settings file is in effect."),
@@ -27,6 +33,8 @@ SUMMARIES: dict[str, tuple[str, str]] = {
     "images": ("Inspect", "List or pull the images each stack runs."),
     "secrets": ("Secrets and networks", "Create, show, set and rotate stack secrets."),
     "network": ("Secrets and networks", "Plan or release stack subnets."),
+    "backup": ("Backup and restore", "Write one encrypted archive of stacks and data."),
+    "restore": ("Backup and restore", "Check an archive, then put its stacks back."),
 }
 
 

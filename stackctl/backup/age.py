@@ -200,7 +200,7 @@ class Encryptor:
         out: BinaryIO,
         passphrase: bytes | None = None,
         recipients: Sequence[X25519PublicKey] = (),
-        work: int = SCRYPT_WORK,
+        work: int | None = None,
     ) -> None:
         if (passphrase is None) == (not recipients):
             raise ValueError("give a passphrase or recipients")
@@ -208,6 +208,7 @@ class Encryptor:
         stanzas = []
         if passphrase is not None:
             salt = os.urandom(16)
+            work = work or SCRYPT_WORK
             key = _scrypt_key(passphrase, salt, work)
             stanzas.append(
                 _stanza(b"scrypt", [_b64(salt), str(work).encode()], _wrap(key, file_key))
@@ -225,17 +226,27 @@ class Encryptor:
         self._buffer = bytearray()
         self._counter = 0
 
-    def _seal(self, chunk: bytes, last: bool) -> None:
+    def _seal(self, chunk: bytes | memoryview, last: bool) -> None:
         nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
         self._out.write(self._aead.encrypt(nonce, chunk, None))
         self._counter += 1
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
-        # keep at least one byte back: the last chunk is sealed differently
-        while len(self._buffer) > CHUNK:
-            self._seal(bytes(self._buffer[:CHUNK]), last=False)
-            del self._buffer[:CHUNK]
+        # a chunk is sealed only once more bytes follow it: the last one is sealed differently
+        view = memoryview(data).cast("B")
+        if self._buffer:
+            room = CHUNK - len(self._buffer)
+            if len(view) <= room:
+                self._buffer += view
+                return len(data)
+            self._buffer += view[:room]
+            view = view[room:]
+            self._seal(bytes(self._buffer), last=False)
+            self._buffer = bytearray()
+        while len(view) > CHUNK:
+            self._seal(view[:CHUNK], last=False)
+            view = view[CHUNK:]
+        self._buffer += view
         return len(data)
 
     def close(self) -> None:
@@ -348,6 +359,7 @@ class Decryptor:
         self._counter = 0
         self._ahead = source.read(CHUNK + TAG)
         self._plain = b""
+        self._offset = 0
         self._done = False
 
     def _next_chunk(self) -> None:
@@ -357,7 +369,7 @@ class Decryptor:
             raise AgeError("the archive is cut short or altered")
         nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
         try:
-            self._plain = self._aead.decrypt(nonce, sealed, None)
+            self._plain, self._offset = self._aead.decrypt(nonce, sealed, None), 0
         except InvalidTag:
             raise AgeError(
                 "the archive is cut short or altered (a chunk does not authenticate)",
@@ -371,14 +383,15 @@ class Decryptor:
     def read(self, size: int = -1) -> bytes:
         out = bytearray()
         while size < 0 or len(out) < size:
-            if not self._plain:
+            if self._offset >= len(self._plain):
                 if self._done:
                     break
                 self._next_chunk()
                 continue
-            take = len(self._plain) if size < 0 else min(size - len(out), len(self._plain))
-            out += self._plain[:take]
-            self._plain = self._plain[take:]
+            end = len(self._plain) if size < 0 else self._offset + size - len(out)
+            piece = self._plain[self._offset : end]
+            out += piece
+            self._offset += len(piece)
         return bytes(out)
 
     def readable(self) -> bool:

@@ -77,6 +77,7 @@ class ArchiveWriter:
             sink, closefd=False
         )
         self._tar = tarfile.open(fileobj=self._zstd, mode="w|", format=tarfile.PAX_FORMAT)
+        self._tar.copybufsize = COPY_BUFFER  # fewer, larger writes into the compressor
         self.checksums: dict[str, str] = {}
         self._on_bytes = on_bytes
 

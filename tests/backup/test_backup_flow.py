@@ -238,3 +238,18 @@ def test_the_archive_opens_with_the_zstd_and_tar_tools(run_cli, world, tmp_path)
         world["stack"] / ".env"
     ).read_bytes()
     assert io.BytesIO((out / "manifest.json").read_bytes()).read(1) == b"{"
+
+
+def test_restore_with_deploy_loads_the_dump_and_starts_the_stack(run_cli, world):
+    assert back_up(run_cli, world).exit_code == 0
+    destroy(world)
+    engine = world["engine"]
+    done = run_cli(
+        "restore", str(world["archive"]), "--passphrase-file", str(world["pw"]), "--deploy"
+    )
+    assert done.exit_code == 0, done.stderr
+    assert engine.streamed_in == DUMP
+    assert {
+        c.service
+        for c in engine.project_containers(open_stack("greeter", load_site()).names.project)
+    } == {"web"}

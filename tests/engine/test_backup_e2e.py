@@ -19,6 +19,7 @@ import pytest
 
 from .conftest import docker, names, teardown_ente
 from .test_ente_e2e import deploy_json, inspect
+from .test_mastodon_bootstrap import mastodon  # noqa: F401  the fixture
 
 NAMES = names("ente")
 PASSPHRASE = "a passphrase for the engine test"
@@ -90,7 +91,8 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
     assert (sites / "stackctl-ente.conf").read_bytes() == proxy_file
     # ente's one step is `always` (buckets, re-checked each deploy; the stand-in forgot them)
     assert [(s["id"], s["outcome"]) for s in again["steps"]] == [("buckets", "changed")]
-    assert json.loads((stack / ".stackctl" / "state.json").read_text())["journal"] == journal
+    after = json.loads((stack / ".stackctl" / "state.json").read_text())["journal"]
+    assert after.keys() == journal.keys() and all(e["status"] == "done" for e in after.values())
     assert psql("SELECT count(*), sum(length(note)) FROM probe") == "5000|160000"
     assert (
         ente_site["data"] / "museum-data" / "probe.txt"
@@ -166,3 +168,48 @@ def test_a_restore_onto_a_server_with_other_secrets_refuses(ente_site, run_cli, 
     refused = run_cli("restore", str(archive), "--passphrase-file", str(pw))
     assert refused.exit_code != 0 and "ENTE_KEY_ENCRYPTION" in refused.stderr
     assert env.read_bytes() == mine
+
+
+def test_mastodon_comes_back_without_a_second_owner(mastodon, run_cli, tmp_path):  # noqa: F811
+    from .test_mastodon_bootstrap import NAMES as M
+    from .test_mastodon_bootstrap import deploy as deploy_mastodon
+    from .test_mastodon_bootstrap import sql, teardown
+
+    first = deploy_mastodon(run_cli)
+    assert first["outcome"]["owner"][0] == "changed"
+    sql("CREATE TABLE probe AS SELECT g AS id FROM generate_series(1, 3000) g")
+    media = mastodon["data"] / "public" / "system" / "media_attachments" / "one.png"
+    media.parent.mkdir(parents=True, exist_ok=True)
+    media.write_bytes(b"\x89PNG not really" * 100)
+    users = sql("SELECT id, encrypted_password FROM users ORDER BY id")
+    stack = mastodon["stack_dir"]
+    env = (stack / ".env").read_bytes()
+
+    def web_ip() -> str:
+        return inspect(M.container("web"))["NetworkSettings"]["Networks"][M.network]["IPAddress"]
+
+    before = web_ip()
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSPHRASE)
+    archive = tmp_path / "backups" / "mastodon.tar.zst.age"
+    done = run_cli("backup", "mastodon", "--passphrase-file", str(pw), "-o", str(archive))
+    assert done.exit_code == 0, done.stderr
+
+    teardown(stack)
+    for folder in ("stacks", "data"):
+        shutil.rmtree(tmp_path / folder)
+    mastodon["path"].unlink()
+    restored = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert restored.exit_code == 0, restored.stderr
+    again = deploy_mastodon(run_cli)
+
+    assert (stack / ".env").read_bytes() == env
+    assert again["outcome"]["owner"] == ("skipped", "done earlier")
+    assert sql("SELECT id, encrypted_password FROM users ORDER BY id") == users
+    assert sql("SELECT count(*) FROM probe") == "3000"
+    assert media.read_bytes() == b"\x89PNG not really" * 100
+    assert web_ip() == before
+    assert not (stack / ".stackctl" / "restore").exists() or not any(
+        (stack / ".stackctl" / "restore").iterdir()
+    )

@@ -46,7 +46,7 @@ def destroy_everything(site: dict, proxy_sites) -> None:
     ).stdout.split():
         docker("volume", "rm", "-f", volume)
     for folder in ("stacks", "data", "proxyroot"):
-        shutil.rmtree(site["tmp"] / folder)
+        shutil.rmtree(site["tmp"] / folder, ignore_errors=True)
     site["path"].unlink()
     assert not docker("ps", "-aq", "--filter", f"name={project}-").stdout.strip()
 

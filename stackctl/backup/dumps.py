@@ -45,3 +45,15 @@ def load_argv(spec: BackupSpec) -> list[str]:
     else:
         raise ValueError(f"{spec.method} is not a dump")
     return ["sh", "-c", script]
+
+
+def ready_argv(spec: BackupSpec) -> list[str]:
+    """Succeeds once the server takes TCP connections: the images' first start runs a
+    temporary server on the socket only, and stops it again after their init scripts."""
+    if spec.method == "postgres-dump":
+        script = f"exec pg_isready -q -h 127.0.0.1 -U {_postgres_user(spec)}"
+    elif spec.method == "mariadb-dump":
+        script = f"{_mariadb_password(spec)} exec mariadb-admin -uroot -h 127.0.0.1 ping"
+    else:
+        raise ValueError(f"{spec.method} is not a dump")
+    return ["sh", "-c", script]

@@ -90,6 +90,7 @@ def take_backup(
     lock. Writes `output` only when the archive is complete and reads back whole."""
     started = time.monotonic()
     output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sweep_partials(output.parent)
     report = BackupReport(output)
     partial = partial_name(output)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -125,6 +126,27 @@ def take_backup(
         raise
     report.seconds = time.monotonic() - started
     return report
+
+
+def sweep_partials(folder: Path) -> list[Path]:
+    """Remove what a killed backup left (its archive or dump under a temporary name)."""
+    removed = []
+    for path in folder.glob(f".*{PARTIAL}*"):
+        pid = path.name.rsplit(PARTIAL, 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _site_facts(site: Site) -> dict[str, Any]:

@@ -253,3 +253,24 @@ def test_restore_with_deploy_loads_the_dump_and_starts_the_stack(run_cli, world)
         c.service
         for c in engine.project_containers(open_stack("greeter", load_site()).names.project)
     } == {"web"}
+
+
+def test_what_a_killed_backup_left_is_swept_by_the_next(run_cli, world):
+    folder = world["archive"].parent
+    folder.mkdir()
+    dead = subprocess_pid_that_ended()
+    left = [folder / f".old.tar.zst.age.partial-{dead}", folder / f".dump.partial-{dead}"]
+    for path in left:
+        path.write_bytes(b"half")
+    running = folder / f".other.tar.zst.age.partial-{os.getpid()}"  # a backup under way
+    running.write_bytes(b"busy")
+    assert back_up(run_cli, world).exit_code == 0
+    assert not any(p.exists() for p in left) and running.exists()
+
+
+def subprocess_pid_that_ended() -> int:
+    import subprocess
+
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid

@@ -38,6 +38,8 @@ COMMAND_MODULES = {
     "recipes": "recipes",
     "run": "run",
     "secrets": "secrets",
+    "backup": "backup",
+    "restore": "backup",
 }
 
 

@@ -128,9 +128,9 @@ def register(app: typer.Typer) -> None:
         if deploy:
             if options.config_path is None and report.site_config is not None:
                 options.config_path = report.site_config
-            from stackctl.cli import app as root
+            from stackctl.cli import build
 
-            root(["deploy", *report.stacks], standalone_mode=False)
+            build("deploy")(["deploy", *report.stacks], standalone_mode=False)
 
 
 def _opener(settings, name):  # type: ignore[no-untyped-def]

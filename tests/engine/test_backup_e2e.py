@@ -51,7 +51,7 @@ def destroy_everything(site: dict, proxy_sites) -> None:
     assert not docker("ps", "-aq", "--filter", f"name={project}-").stdout.strip()
 
 
-def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
+def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path, capsys):
     sites = ente_site["tmp"] / "proxyroot" / "etc" / "apache2" / "sites-available"
     sites.mkdir(parents=True)
     first = deploy_json(run_cli)
@@ -74,9 +74,10 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
     done = run_cli("backup", "ente", "--passphrase-file", str(pw), "-o", str(archive), "--json")
     assert done.exit_code == 0, done.stderr
     summary = json.loads(done.stdout)
-    print(
-        f"backup: {summary['bytes']} bytes -> {summary['archive_bytes']} in {time.monotonic() - started:.1f} s"
-    )
+    with capsys.disabled():  # run_cli captures the test's output
+        print(
+            f"backup: {summary['bytes']} bytes -> {summary['archive_bytes']} in {time.monotonic() - started:.1f} s"
+        )
     assert summary["dumps"] == ["ente/postgres"]
 
     destroy_everything(ente_site, sites)
@@ -85,7 +86,8 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
     restored = run_cli("restore", str(archive), "--passphrase-file", str(pw))
     assert restored.exit_code == 0, restored.stderr
     again = deploy_json(run_cli)
-    print(f"restore + deploy: {time.monotonic() - started:.1f} s")
+    with capsys.disabled():  # run_cli captures the test's output
+        print(f"restore + deploy: {time.monotonic() - started:.1f} s")
 
     assert (stack / ".env").read_bytes() == env
     assert (sites / "stackctl-ente.conf").read_bytes() == proxy_file
@@ -105,7 +107,7 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path):
 
 
 def test_a_killed_backup_leaves_no_archive_and_a_killed_restore_finishes(
-    ente_site, run_cli, tmp_path
+    ente_site, run_cli, tmp_path, capsys
 ):
     deploy_json(run_cli)
     psql("CREATE TABLE probe (id int)")
@@ -144,7 +146,8 @@ def test_a_killed_backup_leaves_no_archive_and_a_killed_restore_finishes(
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    print(f"restore killed {'halfway' if journal.exists() else 'before or after its put-back'}")
+    with capsys.disabled():  # run_cli captures the test's output
+        print(f"restore killed {'halfway' if journal.exists() else 'before or after its put-back'}")
     finished = run_cli("restore", str(archive), "--passphrase-file", str(pw))
     assert finished.exit_code == 0, finished.stderr
     assert not journal.exists()

@@ -274,3 +274,29 @@ def subprocess_pid_that_ended() -> int:
     done = subprocess.Popen(["true"])
     done.wait()
     return done.pid
+
+
+def test_an_archive_for_a_recipient_opens_only_with_its_identity(run_cli, world, tmp_path):
+    identity, recipient = age.new_identity()
+    key = tmp_path / "key.txt"
+    key.write_text(f"# created by the test\n{identity}\n")
+    made = run_cli("backup", "greeter", "--recipient", recipient, "-o", str(world["archive"]))
+    assert made.exit_code == 0, made.stderr
+    env = (world["stack"] / ".env").read_bytes()
+    destroy(world)
+    other, _ = age.new_identity()
+    (tmp_path / "other.txt").write_text(other + "\n")
+    refused = run_cli("restore", str(world["archive"]), "--identity", str(tmp_path / "other.txt"))
+    assert refused.exit_code != 0 and "none of the given identities" in refused.stderr
+    assert not world["stack"].exists()
+    done = run_cli("restore", str(world["archive"]), "--identity", str(key))
+    assert done.exit_code == 0, done.stderr
+    assert (world["stack"] / ".env").read_bytes() == env
+
+
+def test_the_site_passphrase_file_is_used_when_no_key_is_given(run_cli, world):
+    text = world["config"].read_text()
+    world["config"].write_text(text + f'\n[backup]\npassphrase_file = "{world["pw"]}"\n')
+    made = run_cli("backup", "greeter", "-o", str(world["archive"]))
+    assert made.exit_code == 0, made.stderr
+    assert members(world["archive"])["dumps/greeter/web.sql"] == DUMP

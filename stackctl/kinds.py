@@ -13,7 +13,8 @@ def load_core() -> None:
 
 
 def known_kinds() -> tuple[set[str], set[str]]:
-    from stackctl import steps
+    from stackctl import recipe_module, steps
 
     load_core()
+    recipe_module.load_deferred()  # a cached recipe's own kinds count too
     return set(steps.STEP_RUNNERS), set(steps.ACTION_RUNNERS)

@@ -2,7 +2,8 @@
 
 A step is marked `started` before it runs and `done` after; a step found `started` was
 interrupted and simply runs again (each runner is idempotent). Steps marked `always` are
-cheap checks that run on every deploy and report a change only when they made one.
+checks that run on every deploy and report a change only when they made one, unless the
+stack still runs exactly as when they last passed (stackctl.settled).
 """
 
 from __future__ import annotations
@@ -33,14 +34,24 @@ def active_steps(recipe: Recipe, context: Mapping[str, Any]) -> tuple[Step, ...]
 
 
 def run_steps(
-    steps: tuple[Step, ...], ctx: StepContext, on_step: Callable[[Step], Any] | None = None
+    steps: tuple[Step, ...],
+    ctx: StepContext,
+    on_step: Callable[[Step], Any] | None = None,
+    settled: str | None = None,
 ) -> list[StepResult]:
+    """Run the steps in order. `settled`: the stack's key when it runs as planned; an
+    `always` check that passed under that same key is skipped (stackctl.settled)."""
+    from stackctl.settled import is_settled
+
     state = ctx.stack.state
-    results = []
+    results: list[StepResult] = []
     for step in steps:
         entry = state.journal.get(step.id, {})
         if entry.get("status") == "done" and not step.always:
             results.append(StepResult(step.id, "skipped", "done earlier"))
+            continue
+        if is_settled(state, step, settled):
+            results.append(StepResult(step.id, "skipped", "passed, and nothing changed since"))
             continue
         if on_step:
             on_step(step)
@@ -50,6 +61,8 @@ def run_steps(
         state.journal[step.id] = {"status": "done", "at": _now(), "detail": detail}
         state.save()
         results.append(StepResult(step.id, "changed" if changed else "unchanged", detail))
+        if changed:  # what the later checks saw last time may differ now
+            settled = None
     return results
 
 

@@ -19,6 +19,7 @@ from stackctl.names import StackNames
 from stackctl.network import NetworkPlan
 from stackctl.plan import StackPlan
 from stackctl.pull import pull_missing
+from stackctl.settled import record_settled, settled_key, skippable
 from stackctl.stack import check_ports_free
 
 
@@ -124,9 +125,15 @@ def _running(engine: Engine, project: str, services: list[str]) -> bool:
 
 
 def deploy(
-    plan: StackPlan, engine: Engine, force: bool = False, wait_seconds: int = 300
+    plan: StackPlan,
+    engine: Engine,
+    force: bool = False,
+    wait_seconds: int = 300,
+    recheck: bool = False,
 ) -> DeployReport:
-    """Apply the plan, then bring the engine in line with it. The caller holds the lock."""
+    """Apply the plan, then bring the engine in line with it. The caller holds the lock.
+
+    `recheck`: run every `always` check even when the stack runs as it did when they passed."""
     stack, project = plan.stack, plan.stack.names.project
     if not plan.engine_known:
         raise EngineError(f"{stack.name} was planned without an engine", ENGINE_HINT)
@@ -156,6 +163,16 @@ def deploy(
     # every step goes to run_steps, which skips (and reports) the ones done earlier
     before = tuple(s for s in plan.active_steps if s.phase == "before-up")
     after = tuple(s for s in plan.active_steps if s.phase == "after-up")
+    checks = tuple(s for s in plan.active_steps if skippable(s))
+    settled = None
+    if (
+        checks
+        and not recheck
+        and current == stack.state.deployed
+        and any(stack.state.journal.get(s.id, {}).get("settled") for s in checks)
+        and _running_as_planned(plan, engine, image_ids)
+    ):
+        settled = settled_key(plan, engine, current)
     if before:
         # before-up steps name the services they need (a database, say): start only those,
         # and only when one of those steps will run
@@ -164,7 +181,9 @@ def deploy(
         if needed and not _running(engine, project, needed):
             with console.status(f"starting {', '.join(needed)} for the bootstrap"):
                 engine.compose_up(stack.dir, project, services=needed, wait_seconds=wait_seconds)
-        report.steps += run_steps(before, context, lambda s: console.step(s.title))
+        report.steps += run_steps(before, context, lambda s: console.step(s.title), settled)
+        if any(s.outcome == "changed" for s in report.steps):
+            settled = None
 
     if current == stack.state.deployed and _running_as_planned(plan, engine, image_ids):
         console.step("containers already up to date")
@@ -177,8 +196,10 @@ def deploy(
             n for n in after_ids if before_ids.get(n) != after_ids[n]
         )
     if after:
-        report.steps += run_steps(after, context, lambda s: console.step(s.title))
+        report.steps += run_steps(after, context, lambda s: console.step(s.title), settled)
     if stack.state.deployed != current:
         stack.state.deployed = current
         stack.state.save()
+    if checks:  # every check passed: the key the next deploy compares with
+        record_settled(stack.state, checks, settled_key(plan, engine, current))
     return report

@@ -31,6 +31,7 @@ class FakeEngine:
     stream_output: bytes = b""
     streamed_in: bytes = b""
     reachable: bool = True
+    restarts: dict[str, int] = field(default_factory=dict)  # container id -> restarts
     _ids: int = 0
 
     def _call(self, *call: Any) -> None:
@@ -80,13 +81,19 @@ class FakeEngine:
         self._call("container", name)
         for containers in self.containers_by_project.values():
             for found in containers:
-                if found.name == name:
+                if name in (found.name, found.id):
                     health = {"Status": found.health} if found.health else None
-                    return {"Id": found.id, "State": {"Status": found.state, "Health": health}}
+                    started = f"start {self.restarts.get(found.id, 0)}"
+                    state = {"Status": found.state, "Health": health, "StartedAt": started}
+                    return {"Id": found.id, "State": state}
         return None
 
     def restart(self, container: str) -> None:
         self._call("restart", container)
+        for containers in self.containers_by_project.values():
+            for found in containers:
+                if container in (found.name, found.id):
+                    self.restarts[found.id] = self.restarts.get(found.id, 0) + 1
 
     def stop_container(self, container: str) -> None:
         self._call("stop_container", container)
@@ -198,6 +205,13 @@ class FakeEngine:
         yield self.stream_output
 
     # helpers for tests
+    def recreate(self, project: str, service: str) -> None:
+        """Give a container a new id, as `docker compose up --force-recreate` would."""
+        self.containers_by_project[project] = [
+            replace(c, id=self._new_id("c")) if c.service == service else c
+            for c in self.containers_by_project.get(project, [])
+        ]
+
     def stop(self, project: str, service: str) -> None:
         """Make a container exited, as a crash would."""
         self.containers_by_project[project] = [

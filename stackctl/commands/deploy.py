@@ -26,6 +26,13 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[
             int, typer.Option("--wait", help="Seconds to wait for the stack to become healthy")
         ] = 300,
+        recheck: Annotated[
+            bool,
+            typer.Option(
+                "--recheck",
+                help="Run every bootstrap check, even on a stack that runs as when they passed",
+            ),
+        ] = False,
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     ) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
@@ -70,7 +77,7 @@ def register(app: typer.Typer) -> None:
                 with stack_lock(settings, name):
                     stack = open_stack(name, settings)
                     planned = plan_to_apply(stack, engine)
-                    report = run(planned, engine, force=force, wait_seconds=wait)
+                    report = run(planned, engine, force=force, wait_seconds=wait, recheck=recheck)
                 reports.append(report)
                 if not json:
                     print_report(report)

@@ -48,16 +48,29 @@ ACTION_RUNNERS: registry.Registry[ActionRunner] = registry.Registry()
 # the options each kind takes, checked when a recipe loads (stackctl.schema)
 STEP_OPTIONS: registry.Registry[Schema] = registry.Registry()
 ACTION_OPTIONS: registry.Registry[Schema] = registry.Registry()
+# kinds that check the host, not the containers: they run on every deploy (stackctl.settled)
+HOST_KINDS: set[str] = set()
 _loaded = False
 
 
-def step_kind(kind: str, options: Schema | None = None) -> Callable[[StepRunner], StepRunner]:
+def step_kind(
+    kind: str, options: Schema | None = None, host: bool = False
+) -> Callable[[StepRunner], StepRunner]:
+    """Register a step runner. `host=True`: it checks only host files and folders."""
+
     def register(runner: StepRunner) -> StepRunner:
         registry.add(STEP_RUNNERS, "step kind", kind, runner)
         STEP_OPTIONS[kind] = dict(options or {})
+        if host:
+            HOST_KINDS.add(kind)
         return runner
 
     return register
+
+
+def host_kind(kind: str) -> bool:
+    step_runner(kind)  # loads the module that registers it
+    return kind in HOST_KINDS
 
 
 def action_kind(kind: str, options: Schema | None = None) -> Callable[[ActionRunner], ActionRunner]:

@@ -54,7 +54,9 @@ def _chown_tree(root: Path, uid: int, gid: int) -> int:
 
 
 @step_kind(
-    "data-owner", {"uid": required(str, int), "gid": required(str, int), "paths": optional(list)}
+    "data-owner",
+    {"uid": required(str, int), "gid": required(str, int), "paths": optional(list)},
+    host=True,
 )
 def data_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     uid, gid = _number(step, ctx, "uid"), _number(step, ctx, "gid")
@@ -84,6 +86,7 @@ def data_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
         "mode": optional(int),
         "paths": required(list),
     },
+    host=True,
 )
 def file_owner(step: Step, ctx: StepContext) -> tuple[bool, str]:
     """Files stackctl rendered into the stack folder, given to the container user that reads

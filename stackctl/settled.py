@@ -1,0 +1,78 @@
+"""When an `always` bootstrap check may be skipped: the stack runs as it did when it passed.
+
+An `always` step that talks to the containers (a Jellyfin API check, a Rails migration
+check, a Postgres role check) guards state that lives in the containers and their volumes.
+After a deploy whose checks all passed, the stack's key is recorded in each such step's
+journal entry: the deploy fingerprint (files, secrets, image ids), the settings, facts and
+site, the steps' own options, and every container's id and start time. A later deploy that
+computes the same key skips those checks, as nothing they look at can have changed without
+a file, a setting, an image or a container changing too. A restart, a recreated container,
+an edited file or a new setting changes the key, and the checks run again.
+
+Steps of host-side kinds (file ownership) always run: anyone can chown a folder while the
+containers keep running, and those checks are cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+import stackctl
+from stackctl.steps import host_kind
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
+    from stackctl.plan import StackPlan
+    from stackctl.recipe import Step
+    from stackctl.state import State
+
+SETTLED = "settled"  # the journal entry's key
+
+
+def skippable(step: Step) -> bool:
+    """An `always` step whose result only containers, files and settings can change."""
+    return step.always and not host_kind(step.kind)
+
+
+def settled_key(plan: StackPlan, engine: Engine, fingerprint: str) -> str:
+    stack = plan.stack
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(("\x1f".join(str(p) for p in parts) + "\n").encode())
+
+    add("stackctl", stackctl.__version__, fingerprint)
+    add("settings", json.dumps(stack.settings, sort_keys=True, default=str))
+    add("facts", json.dumps(stack.state.facts, sort_keys=True, default=str))
+    add("site", repr(stack.site))
+    for step in plan.active_steps:
+        add("step", step.id, step.kind, json.dumps(step.options, sort_keys=True, default=str))
+    for container in sorted(engine.project_containers(stack.names.project), key=lambda c: c.name):
+        state = (engine.container(container.id) or {}).get("State") or {}
+        add("container", container.name, container.id, container.state, state.get("StartedAt"))
+    return digest.hexdigest()
+
+
+def is_settled(state: State, step: Step, key: str | None) -> bool:
+    entry = state.journal.get(step.id, {})
+    return (
+        key is not None
+        and skippable(step)
+        and entry.get("status") == "done"
+        and entry.get(SETTLED) == key
+    )
+
+
+def record_settled(state: State, steps: tuple[Step, ...], key: str) -> None:
+    """Mark the checks that passed in this deploy as passed for this key."""
+    changed = False
+    for step in steps:
+        entry = state.journal.get(step.id)
+        if skippable(step) and entry and entry.get("status") == "done":
+            if entry.get(SETTLED) != key:
+                state.journal[step.id] = {**entry, SETTLED: key}
+                changed = True
+    if changed:
+        state.save()

@@ -119,8 +119,13 @@ class DockerEngine:
 
     # -- containers ---------------------------------------------------------------
     def project_containers(self, project: str) -> list[ContainerInfo]:
-        listing = self._wrap(
+        import json
+        from urllib.parse import quote
+
+        label = {"label": [f"com.docker.compose.project={project}"]}
+        listing = self._read(
             f"list containers of {project}",
+            f"/containers/json?all=1&filters={quote(json.dumps(label), safe='')}",
             lambda: self._sdk.api.containers(
                 all=True, filters={"label": f"com.docker.compose.project={project}"}
             ),
@@ -128,8 +133,10 @@ class DockerEngine:
         return sorted((_container_info(c) for c in listing or []), key=lambda c: c.service)
 
     def container(self, name: str) -> dict[str, Any] | None:
-        return self._wrap(
-            f"inspect container {name}", lambda: self._sdk.api.inspect_container(name)
+        return self._read(
+            f"inspect container {name}",
+            f"/containers/{_quote(name)}/json",
+            lambda: self._sdk.api.inspect_container(name),
         )
 
     def restart(self, container: str) -> None:

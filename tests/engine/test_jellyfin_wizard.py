@@ -68,8 +68,8 @@ def jellyfin(tmp_path: Path, engine_ready: None, site_file, monkeypatch):
     teardown_jellyfin(stack_dir)
 
 
-def deploy(run_cli) -> dict:
-    result = run_cli("deploy", "jellyfin", "--json", "--wait", "120")
+def deploy(run_cli, *options: str) -> dict:
+    result = run_cli("deploy", "jellyfin", "--json", "--wait", "120", *options)
     assert result.exit_code == 0, result.stdout + result.stderr
     (report,) = json.loads(result.stdout[result.stdout.index("[\n") :])  # one list shape
     return report
@@ -160,9 +160,19 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     env_var = "JELLYFIN_PublishedServerUrl=https://jellyfin.test.lan"
     assert env_var in inspect["Config"]["Env"]
 
-    # second deploy: nothing changes, no wizard call, no write at all, only the 12.0-safe header
+    # second deploy: the stack runs as when the checks passed, so only the host-side
+    # ownership check runs; no API call at all
     before = len(standin_calls(jellyfin["port"]))
     second = deploy(run_cli)
+    assert not second["changed"], second
+    outcome = steps(second)
+    assert outcome.pop("data-owner")[0] == "unchanged"
+    assert {o for o, _ in outcome.values()} == {"skipped"}, second["steps"]
+    assert len(standin_calls(jellyfin["port"])) == before
+
+    # --recheck: every check runs; nothing changes, no wizard call, no write at all, only
+    # the 12.0-safe header
+    second = deploy(run_cli, "--recheck")
     assert not second["changed"], second
     assert all(o == "unchanged" for o, _ in steps(second).values()), second["steps"]
     calls = standin_calls(jellyfin["port"])

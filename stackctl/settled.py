@@ -37,22 +37,30 @@ def skippable(step: Step) -> bool:
 
 
 def settled_key(plan: StackPlan, engine: Engine, fingerprint: str) -> str:
+    text = "\n".join(key_parts(plan, engine, fingerprint))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_parts(plan: StackPlan, engine: Engine, fingerprint: str) -> list[str]:
+    """What the key is made of, one line each."""
     stack = plan.stack
-    digest = hashlib.sha256()
-
-    def add(*parts: object) -> None:
-        digest.update(("\x1f".join(str(p) for p in parts) + "\n").encode())
-
-    add("stackctl", stackctl.__version__, fingerprint)
-    add("settings", json.dumps(stack.settings, sort_keys=True, default=str))
-    add("facts", json.dumps(stack.state.facts, sort_keys=True, default=str))
-    add("site", repr(stack.site))
+    parts = [
+        f"stackctl {stackctl.__version__} {fingerprint}",
+        "settings " + json.dumps(stack.settings, sort_keys=True, default=str),
+        "facts " + json.dumps(stack.state.facts, sort_keys=True, default=str),
+        f"site {stack.site!r}",
+    ]
     for step in plan.active_steps:
-        add("step", step.id, step.kind, json.dumps(step.options, sort_keys=True, default=str))
-    for container in sorted(engine.project_containers(stack.names.project), key=lambda c: c.name):
-        state = (engine.container(container.id) or {}).get("State") or {}
-        add("container", container.name, container.id, container.state, state.get("StartedAt"))
-    return digest.hexdigest()
+        options = json.dumps(step.options, sort_keys=True, default=str)
+        parts.append(f"step {step.id} {step.kind} {options}")
+    # the planned services' containers (one-off `compose run` containers come and go)
+    planned = {stack.names.container(service) for service in plan.images}
+    for container in engine.project_containers(stack.names.project):
+        if container.name in planned:
+            state = (engine.container(container.id) or {}).get("State") or {}
+            started = state.get("StartedAt")
+            parts.append(f"container {container.name} {container.id} {container.state} {started}")
+    return sorted(parts)
 
 
 def is_settled(state: State, step: Step, key: str | None) -> bool:

@@ -34,6 +34,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+        no_backup: Annotated[
+            bool,
+            typer.Option(
+                "--no-backup",
+                help="Skip the backup taken before an image of a stack with a database changes",
+            ),
+        ] = False,
     ) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
         from stackctl import console
@@ -77,6 +84,10 @@ def register(app: typer.Typer) -> None:
                 with stack_lock(settings, name):
                     stack = open_stack(name, settings)
                     planned = plan_to_apply(stack, engine)
+                    if not no_backup:
+                        from stackctl.backup.before_change import backup_before_change
+
+                        backup_before_change(planned, engine)
                     report = run(planned, engine, force=force, wait_seconds=wait, recheck=recheck)
                 reports.append(report)
                 if not json:

@@ -300,3 +300,35 @@ def test_the_site_passphrase_file_is_used_when_no_key_is_given(run_cli, world):
     made = run_cli("backup", "greeter", "-o", str(world["archive"]))
     assert made.exit_code == 0, made.stderr
     assert members(world["archive"])["dumps/greeter/web.sql"] == DUMP
+
+
+def test_deploy_backs_up_before_an_image_of_a_database_stack_changes(run_cli, world, tmp_path):
+    folder = tmp_path / "nightly"
+    engine = world["engine"]
+    reference = next(iter(engine.images))
+    engine.images[reference] = "sha256:" + "e" * 64  # a newer image of the same tag
+    unset = run_cli("deploy", "greeter")
+    assert unset.exit_code == 0, unset.stderr
+    assert "no backup was taken" in unset.stderr
+
+    engine.images[reference] = "sha256:" + "f" * 64
+    text = world["config"].read_text()
+    world["config"].write_text(
+        text + f'\n[backup]\npassphrase_file = "{world["pw"]}"\nfolder = "{folder}"\n'
+    )
+    skipped = run_cli("deploy", "greeter", "--no-backup")
+    assert skipped.exit_code == 0 and not folder.exists()
+
+    engine.images[reference] = "sha256:" + "a" * 64
+    engine.calls.clear()
+    done = run_cli("deploy", "greeter")
+    assert done.exit_code == 0, done.stderr
+    (archive,) = folder.iterdir()
+    assert archive.name.startswith("stackctl-greeter-")
+    assert members(archive)["dumps/greeter/web.sql"] == DUMP
+    verbs = engine.verbs()
+    assert verbs.index("exec_stream") < verbs.index("compose_up")  # before the new image runs
+
+    engine.calls.clear()
+    again = run_cli("deploy", "greeter")  # nothing changes: no second archive
+    assert again.exit_code == 0 and len(list(folder.iterdir())) == 1

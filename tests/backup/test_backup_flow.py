@@ -332,3 +332,24 @@ def test_deploy_backs_up_before_an_image_of_a_database_stack_changes(run_cli, wo
     engine.calls.clear()
     again = run_cli("deploy", "greeter")  # nothing changes: no second archive
     assert again.exit_code == 0 and len(list(folder.iterdir())) == 1
+
+
+def test_a_files_stopped_service_is_stopped_while_its_folder_is_copied(run_cli, world, tmp_path):
+    from stackctl.recipe import all_recipes
+
+    toml = tmp_path / "recipes" / "greeter" / "recipe.toml"
+    toml.write_text(toml.read_text().replace('"postgres-dump"', '"files-stopped"'))
+    all_recipes.cache_clear()
+    (world["data"] / "db" / "library.db").write_bytes(b"SQLite format 3\0")
+    engine = world["engine"]
+    engine.calls.clear()
+    assert back_up(run_cli, world).exit_code == 0
+    inside = members(world["archive"])
+    assert inside["data/greeter/db/library.db"] == b"SQLite format 3\0"
+    assert not any(name.startswith("dumps/") for name in inside)
+    verbs = engine.verbs()
+    assert verbs.index("stop_container") < verbs.index("compose_up")
+    assert [c[2] for c in engine.calls if c[0] == "compose_up"] == [("web",)]
+    assert {
+        c.state for c in engine.project_containers(open_stack("greeter", load_site()).names.project)
+    } == {"running"}

@@ -201,5 +201,9 @@ def deploy(
         stack.state.deployed = current
         stack.state.save()
     if checks:  # every check passed: the key the next deploy compares with
-        record_settled(stack.state, checks, settled_key(plan, engine, current))
+        untouched = not report.containers_changed and all(
+            s.outcome != "changed" for s in report.steps
+        )
+        key = settled if settled is not None and untouched else None
+        record_settled(stack.state, checks, key or settled_key(plan, engine, current))
     return report

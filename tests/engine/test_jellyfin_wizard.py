@@ -160,19 +160,10 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     env_var = "JELLYFIN_PublishedServerUrl=https://jellyfin.test.lan"
     assert env_var in inspect["Config"]["Env"]
 
-    # second deploy: the stack runs as when the checks passed, so only the host-side
-    # ownership check runs; no API call at all
+    # second deploy: the API key the first run stored is a new secret, so every check runs
+    # once more: nothing changes, no wizard call, no write at all, only the 12.0-safe header
     before = len(standin_calls(jellyfin["port"]))
     second = deploy(run_cli)
-    assert not second["changed"], second
-    outcome = steps(second)
-    assert outcome.pop("data-owner")[0] == "unchanged"
-    assert {o for o, _ in outcome.values()} == {"skipped"}, second["steps"]
-    assert len(standin_calls(jellyfin["port"])) == before
-
-    # --recheck: every check runs; nothing changes, no wizard call, no write at all, only
-    # the 12.0-safe header
-    second = deploy(run_cli, "--recheck")
     assert not second["changed"], second
     assert all(o == "unchanged" for o, _ in steps(second).values()), second["steps"]
     calls = standin_calls(jellyfin["port"])
@@ -184,6 +175,22 @@ def test_first_run_then_nothing_changes(jellyfin, run_cli, monkeypatch):
     assert {c["auth"] for c in new if c["path"] != "/health"} <= {"anonymous", "api-key"}
     assert read_env(jellyfin["stack_dir"] / ".env")["JELLYFIN_API_KEY"] == env["JELLYFIN_API_KEY"]
     assert "refused legacy authorization" not in docker("logs", NAMES.container("server")).stdout
+
+    # third deploy: the stack runs as when the checks passed, so only the host-side
+    # ownership check runs and the API is not asked; --recheck asks it again
+    def api_calls() -> int:
+        return len([c for c in standin_calls(jellyfin["port"]) if c["path"] != "/health"])
+
+    before = api_calls()
+    third = deploy(run_cli)
+    assert not third["changed"], third
+    outcome = steps(third)
+    assert outcome.pop("data-owner")[0] == "unchanged"
+    assert {o for o, _ in outcome.values()} == {"skipped"}, third["steps"]
+    assert api_calls() == before
+    rechecked = deploy(run_cli, "--recheck")
+    assert all(o == "unchanged" for o, _ in steps(rechecked).values()), rechecked["steps"]
+    assert api_calls() > before
     # the stand-in's /socket echoes, as the proxy tests expect of the path
     from websockets.sync.client import connect
 

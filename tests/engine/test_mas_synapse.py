@@ -68,6 +68,8 @@ def http(
             raw, code, headers = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as exc:
         raw, code, headers = exc.read(), exc.code, dict(exc.headers)
+    except OSError as exc:  # not listening yet (a published port resets the connection)
+        return 0, {"error": str(exc)}, {}
     try:
         return code, json.loads(raw or b"{}"), headers
     except ValueError:
@@ -347,5 +349,56 @@ def test_real_synapse_starts_on_what_check_synapse_passes(
                 break
             assert time.monotonic() < deadline, "Synapse never answered /health"
             time.sleep(1)
+    finally:
+        docker("rm", "-f", container, check=False)
+
+
+def test_an_existing_synapse_with_stackctls_block_delegates(
+    tmp_path, engine_ready, site_file, run_cli
+):
+    """synapse = existing: a plain homeserver.yaml plus the rendered synapse/mas.yaml as a second
+    config file, and the secret file stackctl wrote: the real Synapse starts delegating."""
+    _need_images()
+    site_file(
+        extra='[stacks.mas]\nsynapse = "existing"\nsynapse_endpoint = "http://10.0.0.5:8008/"\n'
+    )
+    assert run_cli("render", "mas").exit_code == 0
+    stack_dir = tmp_path / "stacks" / "docker-mas"
+    folder = tmp_path / "existing"
+    base = _homeserver(folder, {})
+    config = yaml.safe_load(base.read_text())
+    del config["matrix_authentication_service"]  # the user's own file knows nothing of MAS
+    base.write_text(yaml.safe_dump(config))
+    block = yaml.safe_load((stack_dir / "synapse" / "mas.yaml").read_text())
+    assert block["matrix_authentication_service"]["secret_path"] == "/data/mas_secret"
+    (folder / "mas.yaml").write_text((stack_dir / "synapse" / "mas.yaml").read_text())
+    secret = (stack_dir / "synapse" / "mas_secret").read_text()
+    (folder / "mas_secret").write_text(secret)
+    for entry in folder.iterdir():
+        os.chown(entry, 991, 991)
+    checked = run_cli("run", "mas", "check-synapse", str(base), str(folder / "mas.yaml"))
+    assert checked.exit_code == 0, checked.stderr
+    port = free_port()
+    container = docker(
+        "run", "-d", "--rm", *RUN_ONE_OFF, "-p", f"127.0.0.1:{port}:8008",
+        "-v", f"{folder}:/data", "--entrypoint", "python3", SYNAPSE,
+        "-m", "synapse.app.homeserver", "-c", "/data/homeserver.yaml", "-c", "/data/mas.yaml",
+    ).stdout.strip()  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while http(f"http://127.0.0.1:{port}/health")[0] != 200:
+            running = docker("inspect", "-f", "{{.State.Running}}", container, check=False)
+            assert running.stdout.strip() == "true", docker("logs", container, check=False).stderr
+            assert time.monotonic() < deadline, "Synapse never answered /health"
+            time.sleep(1)
+        # the MAS API exists only with delegation on; it takes the secret from the file
+        query = f"http://127.0.0.1:{port}/_synapse/mas/query_user?localpart=nobody"
+        code, body, _ = http(query, token="not-the-secret")
+        assert (code, body["error"]) == (403, "This endpoint must only be called by MAS")
+        code, body, _ = http(query, token=secret.strip())
+        assert (code, body["errcode"], body["error"]) == (404, "M_NOT_FOUND", "User not found")
+        # and Synapse's own password login is gone: MAS answers it behind the proxy
+        code, body, _ = http(f"http://127.0.0.1:{port}/_matrix/client/v3/login")
+        assert (code, body["errcode"]) == (404, "M_UNRECOGNIZED")
     finally:
         docker("rm", "-f", container, check=False)

@@ -4,9 +4,10 @@
 #
 #   1. OS packages: python3-venv, then every package in the table of
 #      tests/host_requirements.py: the reverse proxies the tests drive (nginx
-#      with its stream module, apache2 with the modules the tests load, caddy,
-#      haproxy) as binaries only, their services neither started nor enabled,
-#      debootstrap and npm for the test images. A package is installed when
+#      with its stream module from libnginx-mod-stream, apache2-bin with the
+#      modules the tests load, caddy, haproxy) as binaries only, their services
+#      neither started nor enabled; debootstrap and npm for the test images;
+#      age and zstd to open backup archives as a user would. A package is installed when
 #      one of its files in that table is absent; then the table is checked: a
 #      file still missing stops the run here, naming its package.
 #   2. A Docker engine with compose v2 (scripts/lib/engine.sh); a running

@@ -43,7 +43,7 @@ APACHE_MODULES = (
 class Need:
     path: str
     package: str
-    group: str  # "proxies": the --proxies tests; "images": tests/images/build.sh
+    group: str  # "proxies": --proxies tests; "images": tests/images/build.sh; "archives": backup
     why: str
 
 
@@ -60,6 +60,8 @@ NEEDS: tuple[Need, ...] = (
     Need("/usr/bin/caddy", "caddy", "proxies", "the caddy dialect"),
     Need("/usr/sbin/haproxy", "haproxy", "proxies", "the haproxy dialect"),
     Need("/usr/sbin/debootstrap", "debootstrap", "images", "the base test image"),
+    Need("/usr/bin/age", "age", "archives", "opening a backup archive without stackctl"),
+    Need("/usr/bin/zstd", "zstd", "archives", "opening a backup archive without stackctl"),
     Need("/usr/bin/npm", "npm", "images", "fetches Node and pnpm for the Etherpad and WBO builds"),
     Need(
         "/etc/ssl/certs/ca-certificates.crt",
@@ -68,7 +70,7 @@ NEEDS: tuple[Need, ...] = (
         "pip inside the MinIO stand-in build",
     ),
 )
-GROUPS = ("proxies", "images")
+GROUPS = ("proxies", "images", "archives")
 
 
 def packages(groups: tuple[str, ...] = GROUPS) -> list[str]:

@@ -4,6 +4,10 @@
 #
 #   sudo bash scripts/install.sh deploy ente
 #
+# A deploy on a server with no settings file yet writes the commented starter file
+# (/etc/stackctl/stackctl.toml, or $STACKCTL_CONFIG) and stops there: fill in the domain and
+# the proxy, then run the same command again.
+#
 # stackctl goes into its own virtualenv (/opt/stackctl) from this checkout, as a
 # regular (not editable) install, and is linked as /usr/local/bin/stackctl.
 #
@@ -34,6 +38,15 @@ python3 -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install -q --force-reinstall --no-deps .
 ln -sfn "$PREFIX/bin/stackctl" /usr/local/bin/stackctl
 echo "stackctl $("$PREFIX/bin/stackctl" --version | cut -d' ' -f2) installed as /usr/local/bin/stackctl" >&2
+
+# A first deploy needs the site's own settings (domain, proxy), not the built-in examples:
+# without a settings file, write the starter one and stop so the user can fill it in.
+SITE_CONFIG="${STACKCTL_CONFIG:-/etc/stackctl/stackctl.toml}"
+if [ "${1:-}" = deploy ] && [ ! -e "$SITE_CONFIG" ] && [ ! -e ./stackctl.toml ]; then
+    /usr/local/bin/stackctl init "$SITE_CONFIG"
+    echo "install.sh: set your domain and proxy in $SITE_CONFIG, then run the same command again" >&2
+    exit 0
+fi
 
 if [ $# -gt 0 ]; then
     exec /usr/local/bin/stackctl "$@"

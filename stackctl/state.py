@@ -131,7 +131,7 @@ def other_allocations(stacks_root: Path, stack: str) -> dict[str, str]:
         return found
     for candidate in sorted(stacks_root.glob(f"docker-*/{STATE_DIR}/{STATE_FILE}")):
         name = candidate.parent.parent.name.removeprefix("docker-")
-        if name == stack:
+        if name == stack or "." in name:  # a copy kept aside is no stack
             continue
         subnet = allocated_subnet(candidate, read_state_json(candidate))
         if subnet:

@@ -151,7 +151,7 @@ def test_competing_commands_lose_no_update(tmp_path):
     before = {r: read_env(r / "rotate/stacks/docker-ente/.env") for r in checks}
     results = launch(steps[1:], tmp_path)
 
-    lost = []
+    lost, unchecked = [], []
     for r, codes in zip(checks, results, strict=True):
         for name, code in zip(
             ("gen1", "gen2", "rotate", "set", "gen3", "set2", "render1", "render2"),
@@ -169,6 +169,9 @@ def test_competing_commands_lose_no_update(tmp_path):
             lost.append(f"{r.name}: the set was lost (beside a rotation)")
         if read_env(r / "fresh/stacks/docker-ente/.env")["ENTE_JWT_SECRET"] != NEW_JWT:
             lost.append(f"{r.name}: the set was lost (beside a gen)")
+        if "engine not reachable" in output(f"{r}/render1"):
+            unchecked.append(r.name)  # with no engine, render saves no subnet to race for
+            continue
         subnets = [
             json.loads((r / f"alloc/stacks/docker-{s}/.stackctl/state.json").read_text())
             .get("network", {})
@@ -178,6 +181,8 @@ def test_competing_commands_lose_no_update(tmp_path):
         if None in subnets or subnets[0] == subnets[1]:
             lost.append(f"{r.name}: both stacks were given {subnets[0]}")
     assert not lost, f"{len(lost)} lost updates in {ROUNDS} rounds:\n" + "\n".join(lost)
+    if unchecked:
+        pytest.skip(f"the subnet race needs a running Docker engine ({len(unchecked)} rounds)")
 
 
 HOLDER = r"""

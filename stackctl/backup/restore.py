@@ -54,7 +54,7 @@ class RestoreReport:
 
     def lines(self) -> list[str]:
         shown = [f"put back {p}" for p in self.placed]
-        shown += [f"kept the current {p} aside" for p in self.kept_aside]
+        shown += [f"kept what was there as {p}" for p in self.kept_aside]
         shown += [f"{d}: the dump is loaded by the next deploy" for d in self.dumps]
         shown += [f"left out {s}" for s in self.skipped]
         return shown
@@ -142,9 +142,10 @@ def _put_back(
             if str(target) in placed:
                 _remove(target)  # put there by this restore before it was stopped
             else:
-                aside = target.with_name(f"{target.name}{ASIDE}{stamp}")
+                # hidden, so neither stack discovery nor a proxy's `include dir/*` reads it
+                aside = target.with_name(f".{target.name}{ASIDE}{stamp}")
                 os.rename(target, aside)
-                report.kept_aside.append(str(target))
+                report.kept_aside.append(str(aside))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(source), str(target))
         placed.add(str(target))

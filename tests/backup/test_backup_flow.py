@@ -353,3 +353,21 @@ def test_a_files_stopped_service_is_stopped_while_its_folder_is_copied(run_cli, 
     assert {
         c.state for c in engine.project_containers(open_stack("greeter", load_site()).names.project)
     } == {"running"}
+
+
+def test_restoring_the_same_archive_twice_keeps_no_second_stack_and_deploys(run_cli, world):
+    """A restore run again after it finished (a kill just before its end) moves the first
+    copy aside; that copy must not count as a stack holding the same subnet."""
+    assert back_up(run_cli, world).exit_code == 0
+    destroy(world)
+    for _ in range(2):
+        again = run_cli("restore", str(world["archive"]), "--passphrase-file", str(world["pw"]))
+        assert again.exit_code == 0, again.stderr
+    aside = [p.name for p in world["stack"].parent.iterdir() if "before-restore" in p.name]
+    assert len(aside) == 1 and aside[0].startswith("."), aside
+    assert aside[0] in again.stdout  # the user is told where the old copy went
+    engine = world["engine"]
+    report = deploy(
+        plan_to_apply(open_stack("greeter", load_site()), engine), engine, wait_seconds=0
+    )
+    assert report.plan.network.source == "state"

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stackctl import __version__, commands
+from stackctl import __version__, boundary, commands
 from stackctl.commands import _help, options
 
 # which module registers each command: a command named here builds only its own module (a
@@ -124,51 +124,5 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """Entry point: run the app; turn every known error into `error: ...` plus a hint."""
-    try:
-        app = build(_module_for(sys.argv[1:]))
-        # outside standalone mode typer hands back the code of `raise typer.Exit(code)`
-        code = app(standalone_mode=False)
-    except SystemExit:
-        raise
-    except BaseException as exc:  # the one boundary
-        sys.exit(_report(exc))
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _report(exc: BaseException) -> int:
-    # typer's exceptions come from click or from typer's own copy of it, by version:
-    # recognise them by shape rather than by import.
-    kind = type(exc).__name__
-    if kind == "Exit":
-        return int(getattr(exc, "exit_code", 0))
-    if kind == "Abort" or isinstance(exc, KeyboardInterrupt):
-        print("\nstopped by user; run the same command again to resume", file=sys.stderr)
-        return 130
-    from stackctl import console
-    from stackctl.errors import EngineError, StackctlError
-
-    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
-        context = getattr(exc, "ctx", None)
-        path = context.command_path if context is not None else "stackctl"
-        console.error(exc.format_message(), f"see `{path} --help`")
-        return int(exc.exit_code)
-
-    if options.verbose:
-        import traceback
-
-        traceback.print_exception(exc)
-    if isinstance(exc, StackctlError):
-        console.error(exc.message, exc.hint)
-        if isinstance(exc, EngineError) and exc.output and options.verbose:
-            console.err.print(exc.output, markup=False)
-        return exc.exit_code
-    if isinstance(exc, OSError):
-        from stackctl.oserrors import describe
-
-        console.error(*describe(exc))
-        return 1
-    console.error(
-        f"unexpected {type(exc).__name__}: {exc}",
-        "run again with -v for the traceback, and report it",
-    )
-    return 70
+    # outside standalone mode typer hands back the code of `raise typer.Exit(code)`
+    boundary.run(lambda: build(_module_for(sys.argv[1:]))(standalone_mode=False))

@@ -1,9 +1,11 @@
-"""The console-script entry point, with a cache for the top-level help text.
+"""The console-script entry point: what it can answer without typer, it answers so.
 
-Importing typer alone costs more than `docker compose version` takes in total, so
-`stackctl --help` prints the text typer rendered last time when nothing that shapes it
-has changed: stackctl's version, its command modules and the terminal width. Any other
-command goes straight to the typer app.
+Importing typer alone costs more than `docker compose version` takes in total. So
+`stackctl --help` prints the text typer rendered last time, and any other command runs from
+the description of the CLI that typer's app gave last time (stackctl.dispatch), as long as
+nothing that shapes them changed: stackctl's version, its modules and (for the help) the
+terminal width. What the description does not answer (help of a command, completion, usage
+errors) goes to the typer app.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ def _width() -> int:
     return min(columns, 82)  # click caps help at 80 columns plus margins
 
 
-def _cache_path() -> str | None:
+def _cache_path(kind: str, shape: str = "") -> str | None:
+    """A file in the user's cache, named after everything that shapes its content."""
     from stackctl import __version__
 
-    digest = hashlib.sha256(f"{__version__}|{_width()}".encode())
+    digest = hashlib.sha256(f"{__version__}|{shape}".encode())
     for folder in (_PACKAGE, os.path.join(_PACKAGE, "commands")):
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -42,7 +45,7 @@ def _cache_path() -> str | None:
                 info = entry.stat()
                 digest.update(f"{entry.path}|{info.st_mtime_ns}|{info.st_size}".encode())
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "stackctl", f"help-{digest.hexdigest()[:20]}.txt")
+    return os.path.join(base, "stackctl", f"{kind}-{digest.hexdigest()[:20]}")
 
 
 def _cached_help(path: str) -> str | None:
@@ -80,14 +83,39 @@ def _render_and_store(path: str | None) -> None:
     sys.exit(code)
 
 
+def _description(path: str | None) -> dict[str, object]:
+    """The CLI's description: the stored one, else described from the typer app and stored."""
+    from stackctl import dispatch
+
+    stored = dispatch.load(path) if path else None
+    if stored is not None:
+        return stored
+    import typer.main
+
+    from stackctl.cli import build
+
+    described = dispatch.describe(typer.main.get_command(build()))
+    if path:
+        dispatch.store(path, described)
+    return described
+
+
 def main() -> None:
-    if sys.argv[1:] in _HELP_ARGS:
-        path = _cache_path()
+    args = sys.argv[1:]
+    if args in _HELP_ARGS:
+        path = _cache_path("help", str(_width()))
         text = _cached_help(path) if path else None
         if text is not None:
             sys.stdout.write(text)
             return
         _render_and_store(path)
+    from stackctl import dispatch
+
+    call = dispatch.resolve(_description(_cache_path("commands.json")), args)
+    if call is not None:
+        from stackctl import boundary
+
+        boundary.run(call.run)
     from stackctl.cli import main as run
 
     run()

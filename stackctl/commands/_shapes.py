@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from stackctl.engine import Engine
 
 
 def complete_stack(incomplete: str) -> list[str]:
@@ -31,16 +28,3 @@ AllStacks = Annotated[
         "--all", help="Every stack enabled in stackctl.toml ([stacks.NAME] enabled = true)"
     ),
 ]
-
-
-def engine_or_unknown() -> Engine | None:
-    """The engine when it answers; else None, and one warning about what is left unknown."""
-    from stackctl import console
-    from stackctl.engine import open_engine, reachable
-
-    engine = reachable(open_engine())
-    if engine is None:
-        console.warn(
-            "Docker engine not reachable: existing networks and missing images are shown as unknown"
-        )
-    return engine

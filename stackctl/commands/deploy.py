@@ -45,8 +45,7 @@ def register(app: typer.Typer) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
         from stackctl import console
         from stackctl.apply import plan_to_apply
-        from stackctl.commands._shapes import engine_or_unknown
-        from stackctl.commands.options import chosen_stacks, site
+        from stackctl.commands.options import chosen_stacks, engine_or_unknown, site
         from stackctl.deploy import deploy as run
         from stackctl.deploy import dry_run as what_if
         from stackctl.engine import open_engine

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from stackctl.engine import Engine
     from stackctl.settings import Site
 
 config_path: Path | None = None
@@ -56,3 +57,16 @@ def chosen_stacks(
             f"[stacks.{example}] enabled = true in stackctl.toml",
         )
     return enabled
+
+
+def engine_or_unknown() -> Engine | None:
+    """The engine when it answers; else None, and one warning about what is left unknown."""
+    from stackctl import console
+    from stackctl.engine import open_engine, reachable
+
+    engine = reachable(open_engine())
+    if engine is None:
+        console.warn(
+            "Docker engine not reachable: existing networks and missing images are shown as unknown"
+        )
+    return engine

@@ -120,8 +120,7 @@ def register(app: typer.Typer) -> None:
         fixed IPs, and the reload lines for certificate renewal."""
         from stackctl import console
         from stackctl.allocate import docker_networks_or_none
-        from stackctl.commands._shapes import engine_or_unknown
-        from stackctl.commands.options import site
+        from stackctl.commands.options import engine_or_unknown, site
         from stackctl.hostglue import snippets
         from stackctl.stack import network_plan, open_stack
 

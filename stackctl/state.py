@@ -8,6 +8,7 @@ by actions. It never holds a secret. Back it up with the stack folder.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from stackctl.state_check import StateError, allocated_subnet, check_state
 STATE_DIR = ".stackctl"
 STATE_FILE = "state.json"
 PENDING_FILE = "pending.json"
+# What a stack can be named: it goes into the compose project name, which allows no more.
+STACK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 @dataclass
@@ -131,9 +134,17 @@ def other_allocations(stacks_root: Path, stack: str) -> dict[str, str]:
         return found
     for candidate in sorted(stacks_root.glob(f"docker-*/{STATE_DIR}/{STATE_FILE}")):
         name = candidate.parent.parent.name.removeprefix("docker-")
-        if name == stack or "." in name:  # a copy kept aside is no stack
-            continue
-        subnet = allocated_subnet(candidate, read_state_json(candidate))
-        if subnet:
+        if name == stack or not STACK_NAME.fullmatch(name):
+            continue  # docker-ente~, docker-ente.bak, docker-ente copy: not a stack's folder
+        data = read_state_json(candidate)
+        subnet = allocated_subnet(candidate, data)
+        if subnet and not _copy_of_another(name, data):
             found[name] = subnet
     return found
+
+
+def _copy_of_another(name: str, data: Any) -> bool:
+    """A folder copied under a name a stack could have (cp -a docker-ente docker-ente-old)
+    still records the network of the stack it was copied from: <prefix><stack>.lan."""
+    network_name = data["network"].get("name")
+    return isinstance(network_name, str) and not network_name.endswith(f"{name}.lan")

@@ -8,6 +8,7 @@ import pytest
 from stackctl.docker_engine import _network_info
 from stackctl.errors import NetworkError
 from stackctl.network import host_routes, layout, plan_network
+from stackctl.state import other_allocations
 
 from .conftest import DATA
 
@@ -83,3 +84,23 @@ def test_explicit_subnet_cannot_silently_move_an_allocated_network():
 def test_pool_exhausted():
     with pytest.raises(NetworkError, match="no free /24"):
         plan_network("ente.lan", {}, ["10.9.0.0/23"], 24, {"a": "10.9.0.0/24", "b": "10.9.1.0/24"})
+
+
+def _stack_folder(root, folder: str, network: dict) -> None:
+    state = root / folder / ".stackctl" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"network": network}))
+
+
+def test_copies_of_a_stack_folder_hold_no_subnet(tmp_path):
+    """Editor, backup and hand-made copies of docker-ente are no stacks: counting them made
+    ente's own subnet look taken by another stack."""
+    ente = {"name": "t1-ente.lan", "subnet": "10.213.1.0/24"}
+    for folder in ("docker-ente", "docker-ente~", "docker-ente.bak", "docker-ente copy"):
+        _stack_folder(tmp_path, folder, ente)
+    _stack_folder(tmp_path, "docker-ente-old", ente)  # a name a stack could have
+    _stack_folder(tmp_path, "docker-mas", {"name": "t1-mas.lan", "subnet": "10.213.2.0/24"})
+    _stack_folder(tmp_path, "docker-wbo", {"subnet": "10.213.3.0/24"})  # no name recorded
+    (tmp_path / "docker-ente.swp").write_text("")
+    assert other_allocations(tmp_path, "ente") == {"mas": "10.213.2.0/24", "wbo": "10.213.3.0/24"}
+    assert other_allocations(tmp_path, "mas") == {"ente": "10.213.1.0/24", "wbo": "10.213.3.0/24"}

@@ -20,6 +20,7 @@ import pytest
 from stackctl.engine_fake import FakeEngine
 from stackctl.envfile import read_env
 from stackctl.errors import EngineError
+from tests.conftest import RUN_PREFIX
 
 ROUNDS = 20
 NEW_JWT = base64.urlsafe_b64encode(b"\x07" * 32).decode()  # a valid value for `secrets set`
@@ -86,6 +87,8 @@ def site(root: Path) -> str:
     path.write_text(
         f'domain = "test.lan"\nstacks_root = "{root}/stacks"\ndata_root = "{root}/data"\n'
         f'subnet_pool = ["10.213.0.0/16"]\n'
+        # the renders read the engine's networks: never a machine's own ente.lan
+        f'name_prefix = "{RUN_PREFIX}"\n'
     )
     return str(path)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from stackctl import console
+from stackctl.console import escape
 from stackctl.deploy import DeployReport
 from stackctl.render import expand
 from stackctl.secrets import env_path

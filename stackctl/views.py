@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-from rich.table import Table
-
 from stackctl import console
+from stackctl.console import escape
 from stackctl.recipe import Recipe
 from stackctl.settings import COMMON_STACK_FIELDS, Site, stack_settings
 
@@ -79,24 +77,8 @@ def recipe_details(recipe: Recipe, site: Site) -> dict[str, Any]:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A table when it fits the width (a terminal's, or $COLUMNS/80 in a pipe), else one
-    record per row: nothing a user must read is ever cut to `…`."""
     cells = [[str(c) if c not in (None, "") else "" for c in row] for row in rows]
-    table = Table(title=escape(title), title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in cells:
-        table.add_row(*(escape(c) for c in row))
-    natural = console.out.measure(table, options=console.out.options.update_width(100_000))
-    if natural.maximum <= console.out.width:
-        console.out.print(table)
-        return
-    console.info(f"[bold]{escape(title)}[/]")
-    for row in cells:
-        console.info(f"  [bold]{escape(row[0])}[/]")
-        for column, value in zip(columns[1:], row[1:], strict=True):
-            if value:
-                console.info(f"    {escape(column)}: {escape(value)}")
+    console.table(title, columns, cells)
 
 
 def print_recipe(d: dict[str, Any]) -> None:

@@ -14,10 +14,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Say which stackctl.toml is in effect (or that the built-in defaults are), the order
         it is looked for in, and where stacks, data and proxy files go."""
-        from rich.markup import escape
-
         from stackctl import console
         from stackctl.commands.options import site
+        from stackctl.console import escape
         from stackctl.settings import SYSTEM_CONFIG
 
         settings = site()

@@ -12,10 +12,9 @@ if TYPE_CHECKING:
 
 
 def _show(plan: StackPlan, diff: bool) -> None:
-    from rich.markup import escape
-
     from stackctl import console
     from stackctl import secrets as store
+    from stackctl.console import escape
     from stackctl.masking import masked_diff
 
     secret_names = {*store.names(plan.stack.recipe), *plan.secrets} if diff else set()

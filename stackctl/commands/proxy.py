@@ -172,10 +172,9 @@ def _write(
     quiet: bool = False,
 ) -> list[dict[str, str]]:
     """Plan-then-write, like every stackctl file: create/identical/update/conflict."""
-    from rich.markup import escape
-
     from stackctl import console
     from stackctl.apply import write_files
+    from stackctl.console import escape
     from stackctl.files import refuse_conflicts
     from stackctl.proxy.install import plan_install
 

@@ -78,9 +78,8 @@ def check(
     ],
 ) -> None:
     """Check recipe folders: every problem, with its file and key; exit 1 if any."""
-    from rich.markup import escape
-
     from stackctl import console
+    from stackctl.console import escape
     from stackctl.errors import RecipeError
     from stackctl.recipe_check import check_folder
 

@@ -221,6 +221,7 @@ class Encryptor:
             stanzas.append(_stanza(b"X25519", [_b64(share)], _wrap(key, file_key)))
         nonce = os.urandom(16)
         out.write(_header(stanzas, file_key) + nonce)
+        self.file_key = file_key  # the writer's own read-back check opens the file with it
         self._aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
         self._out = out
         self._buffer = bytearray()
@@ -320,7 +321,10 @@ class Decryptor:
         source: BinaryIO,
         passphrase: bytes | None = None,
         identities: Sequence[X25519PrivateKey] = (),
+        file_key: bytes | None = None,
     ) -> None:
+        """`file_key`: the key the archive was written with, instead of a passphrase or an
+        identity (the writer checking its own archive)."""
         head = bytearray()
         first = _read_line(source)
         if first != VERSION_LINE:
@@ -347,7 +351,8 @@ class Decryptor:
                 if len(part) < 64:
                     break
             stanzas.append((line[3:].split(b" "), body))
-        file_key = _file_key(stanzas, passphrase, identities)
+        if file_key is None:
+            file_key = _file_key(stanzas, passphrase, identities)
         expected = hmac.new(_hkdf(file_key, b"", b"header"), bytes(head), sha256).digest()
         if not hmac.compare_digest(mac, expected):
             raise AgeError("the archive's header was altered (its MAC does not match)")
@@ -379,6 +384,15 @@ class Decryptor:
             raise AgeError("the archive is altered (an empty last chunk)")
         self._counter += 1
         self._done = last
+
+    def check(self) -> int:
+        """Authenticate every chunk to the end, keeping none; the plaintext's length."""
+        total = 0
+        while not self._done:
+            self._next_chunk()
+            total += len(self._plain)
+        self._plain, self._offset = b"", 0
+        return total
 
     def read(self, size: int = -1) -> bytes:
         out = bytearray()

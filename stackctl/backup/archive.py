@@ -18,12 +18,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from stackctl.backup import age
+from stackctl.backup.pipeline import Stage
 from stackctl.errors import StackctlError
 
 MANIFEST = "manifest.json"
 FORMAT = "stackctl-backup/1"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-COPY_BUFFER = 1024 * 1024
+COPY_BUFFER = 1024 * 1024  # reading
 
 
 class ArchiveError(StackctlError):
@@ -43,43 +44,53 @@ class Keys:
         return self.passphrase is not None or bool(self.recipients)
 
 
-class _Hashing:
-    """A reader that hashes what passes through it and reports progress."""
-
-    def __init__(self, source: BinaryIO, on_bytes: Callable[[int], None]) -> None:
-        self._source = source
-        self.digest = hashlib.sha256()
-        self._on_bytes = on_bytes
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
-        self.digest.update(data)
-        self._on_bytes(len(data))
-        return data
+PIECE = 1024 * 1024  # what a stage hands the next one: few, large pieces
+BLOCK = tarfile.BLOCKSIZE
+RECORD = tarfile.RECORDSIZE
 
 
 class ArchiveWriter:
-    """Members go in one at a time, streamed; `finish()` adds the manifest and seals."""
+    """Members go in one at a time, streamed; `finish()` adds the manifest and seals.
+
+    Three threads share the work: the caller's frames the tar stream itself (tarfile's
+    stream mode copies every byte through a 10 KiB record buffer) and hashes each member;
+    one compresses (zstd -3, a worker per core); one encrypts and writes. Bounded queues
+    join them, so memory stays flat. After a failure, `abort()` stops the threads.
+    """
 
     def __init__(
         self, out: BinaryIO, keys: Keys, on_bytes: Callable[[int], None] = lambda n: None
     ) -> None:
         import zstandard
 
-        self._encryptor: age.Encryptor | None = None
         sink: Any = out
+        seal: Callable[[], None] | None = None  # `out` itself is the caller's to close
+        self.file_key: bytes | None = None  # for `verify`, when encrypted
         if keys.encrypted:
             recipients = [age.parse_recipient(r) for r in keys.recipients]
-            self._encryptor = age.Encryptor(out, passphrase=keys.passphrase, recipients=recipients)
-            sink = self._encryptor
-        # threads=-1: one compression worker per core, as `zstd -T0`
-        self._zstd = zstandard.ZstdCompressor(level=3, threads=-1).stream_writer(
-            sink, closefd=False
-        )
-        self._tar = tarfile.open(fileobj=self._zstd, mode="w|", format=tarfile.PAX_FORMAT)
-        self._tar.copybufsize = COPY_BUFFER  # fewer, larger writes into the compressor
+            sink = age.Encryptor(out, passphrase=keys.passphrase, recipients=recipients)
+            seal, self.file_key = sink.close, sink.file_key
+        self._writing = Stage("archive-write", sink.write, seal)
+        # threads=-1: one compression worker per core, as `zstd -T0`; a content checksum
+        # in each frame, as the zstd tool writes, so `zstd -d` checks what it unpacks
+        compressor = zstandard.ZstdCompressor(level=3, threads=-1, write_checksum=True)
+        self._zstd = compressor.stream_writer(self._writing, closefd=False, write_size=PIECE)
+        self._compressing = Stage("archive-compress", self._zstd.write, self._zstd.close)
+        self._pending = bytearray()
+        self._offset = 0
         self.checksums: dict[str, str] = {}
         self._on_bytes = on_bytes
+
+    def _emit(self, data: bytes | bytearray) -> None:
+        """Into the tar stream; small pieces are gathered so a queued piece is large."""
+        self._offset += len(data)
+        if not self._pending and len(data) >= PIECE:
+            self._compressing.write(data)
+            return
+        self._pending += data
+        if len(self._pending) >= PIECE:
+            self._compressing.write(self._pending)
+            self._pending = bytearray()
 
     def _info(self, name: str, path: Path | None, kind: bytes, size: int = 0) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
@@ -96,10 +107,32 @@ class ArchiveWriter:
             info.mode, info.mtime = 0o600, 0
         return info
 
-    def add_stream(self, name: str, source: BinaryIO, size: int, path: Path | None = None) -> None:
-        hashing = _Hashing(source, self._on_bytes)
-        self._tar.addfile(self._info(name, path, tarfile.REGTYPE, size), hashing)
-        self.checksums[name] = hashing.digest.hexdigest()
+    def _header(self, info: tarfile.TarInfo) -> None:
+        self._emit(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+    def add_stream(
+        self,
+        name: str,
+        source: BinaryIO,
+        size: int,
+        path: Path | None = None,
+        digest: str | None = None,
+    ) -> None:
+        """`size` bytes of `source` (zeros where it ends early: it shrank while read);
+        `digest` is the SHA-256 of those bytes when the caller took it already."""
+        self._header(self._info(name, path, tarfile.REGTYPE, size))
+        hashing = hashlib.sha256() if digest is None else None
+        left = size
+        while left:
+            chunk = source.read(min(PIECE, left)) or bytes(min(PIECE, left))
+            if hashing is not None:
+                hashing.update(chunk)
+            self._emit(chunk)
+            self._on_bytes(len(chunk))
+            left -= len(chunk)
+        if size % BLOCK:
+            self._emit(bytes(BLOCK - size % BLOCK))
+        self.checksums[name] = digest if hashing is None else hashing.hexdigest()
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add_stream(name, io.BytesIO(data), len(data))
@@ -113,40 +146,34 @@ class ArchiveWriter:
             if path.is_symlink():
                 info = self._info(arcname, path, tarfile.SYMTYPE)
                 info.linkname = os.readlink(path)
-                self._tar.addfile(info)
+                self._header(info)
                 self.checksums[arcname] = "link:" + info.linkname
             elif path.is_dir():
-                self._tar.addfile(self._info(arcname, path, tarfile.DIRTYPE))
+                self._header(self._info(arcname, path, tarfile.DIRTYPE))
             elif path.is_file():
-                with path.open("rb") as source:
+                with path.open("rb", buffering=0) as source:
                     size = os.fstat(source.fileno()).st_size
-                    self.add_stream(arcname, _Exactly(source, size), size, path)
+                    self.add_stream(arcname, source, size, path)  # type: ignore[arg-type]
             # sockets, fifos and devices are not data
 
     def finish(self, manifest: dict[str, Any]) -> None:
         manifest = {**manifest, "format": FORMAT, "checksums": self.checksums}
         data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-        info = self._info(MANIFEST, None, tarfile.REGTYPE, len(data))
-        self._tar.addfile(info, io.BytesIO(data))
-        self._tar.close()
-        self._zstd.close()
-        if self._encryptor is not None:
-            self._encryptor.close()
+        self._header(self._info(MANIFEST, None, tarfile.REGTYPE, len(data)))
+        self._emit(data + bytes(-len(data) % BLOCK))
+        # the end of a tar stream: two zero blocks, then zeros to a whole record, as tar writes
+        end = self._offset + 2 * BLOCK
+        self._emit(bytes(2 * BLOCK + -end % RECORD))
+        if self._pending:
+            self._compressing.write(self._pending)
+            self._pending = bytearray()
+        self._compressing.close()
+        self._writing.close()
 
-
-class _Exactly:
-    """A file read to the size it had when the tar header was written (it may still grow)."""
-
-    def __init__(self, source: BinaryIO, size: int) -> None:
-        self._source, self._left = source, size
-
-    def read(self, size: int = -1) -> bytes:
-        want = self._left if size < 0 else min(size, self._left)
-        data = self._source.read(want)
-        if len(data) < want:  # the file shrank while it was read: pad, the copy says so
-            data += b"\0" * (want - len(data))
-        self._left -= len(data)
-        return data
+    def abort(self) -> None:
+        """Stop the threads after a failure (what was written is left to the caller)."""
+        self._writing.abort()
+        self._compressing.abort()
 
 
 def _walk(root: Path, name: str) -> Iterator[tuple[Path, str]]:
@@ -283,19 +310,22 @@ def _check_member(
     return digest.hexdigest()
 
 
-def verify(path: Path, keys: Keys, written: str) -> dict[str, Any] | None:
-    """Read a just-written archive back: its bytes are those written and, when this side
-    can open it (a passphrase, or none), every member matches the manifest."""
-    digest = hashlib.sha256()
+def verify(path: Path, keys: Keys, file_key: bytes | None) -> None:
+    """Read a just-written archive back. An encrypted one must authenticate, chunk by chunk,
+    to its sealed last chunk, under the key it was written with (`ArchiveWriter.file_key`):
+    a cut or garbled write fails, and it costs one decryption, not a second scrypt or a
+    second hash of every member (those are taken from the very bytes the tar stream
+    carries). An unencrypted one is read through, every member against the manifest."""
     with path.open("rb") as source:
-        while chunk := source.read(COPY_BUFFER):
-            digest.update(chunk)
-        if digest.hexdigest() != written:
-            raise ArchiveError(f"{path} does not read back as written", "check the disk")
-        if keys.recipients:
-            return None  # only the recipients' identities open it
-        source.seek(0)
-        return extract(source, keys, None)
+        if file_key is None:
+            extract(source, keys, None)
+            return
+        try:
+            age.Decryptor(source, file_key=file_key).check()
+        except age.AgeError as exc:
+            raise ArchiveError(
+                f"{path} does not read back as written: {exc.message}", "check the disk"
+            ) from None
 
 
 def _own(path: Path, member: tarfile.TarInfo) -> None:

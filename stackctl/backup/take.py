@@ -58,16 +58,29 @@ class Progress:
 
 
 class _CountingFile:
-    """The archive file: counts and hashes the bytes that reach the disk."""
+    """The archive file: counts the bytes that reach the disk."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self._out, self.size, self.digest = out, 0, hashlib.sha256()
+        self._out, self.size = out, 0
 
     def write(self, data: bytes) -> int:
         self._out.write(data)
         self.size += len(data)
-        self.digest.update(data)
         return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class _HashingFile:
+    """A dump's spool file: the dump is hashed as it arrives, so its bytes are hashed once."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out, self.digest = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self._out.write(data)
 
     def flush(self) -> None:
         self._out.flush()
@@ -105,20 +118,24 @@ def take_backup(
                 "site": _site_facts(site),
                 "stacks": {},
             }
-            if site.path is not None and site.path.is_file():
-                writer.add_tree("site/stackctl.toml", site.path)
-            for opened in stacks:
-                with opened() as stack:
-                    entry = _add_stack(writer, stack, engine, output.parent, report, on_dump)
-                    manifest["stacks"][stack.name] = entry
-                    report.stacks.append(stack.name)
-            writer.finish(manifest)
+            try:
+                if site.path is not None and site.path.is_file():
+                    writer.add_tree("site/stackctl.toml", site.path)
+                for opened in stacks:
+                    with opened() as stack:
+                        entry = _add_stack(writer, stack, engine, output.parent, report, on_dump)
+                        manifest["stacks"][stack.name] = entry
+                        report.stacks.append(stack.name)
+                writer.finish(manifest)
+            except BaseException:
+                writer.abort()  # its threads stop before the file closes under them
+                raise
             raw.flush()
             os.fsync(raw.fileno())
         report.members = len(writer.checksums)
         report.plain_bytes = progress.total
         report.archive_bytes = counted.size
-        verify(partial, keys, counted.digest.hexdigest())
+        verify(partial, keys, writer.file_key)
         os.replace(partial, output)
         _fsync_dir(output.parent)
     except BaseException:
@@ -255,7 +272,8 @@ def _add_dump(
     fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w+b") as file:
-            code = engine.exec_stream(container, dumps.dump_argv(spec), None, file)
+            hashing = _HashingFile(file)
+            code = engine.exec_stream(container, dumps.dump_argv(spec), None, hashing)  # type: ignore[arg-type]
             if code != 0:
                 raise EngineError(
                     f"the dump of {container} failed (exit {code})",
@@ -263,7 +281,7 @@ def _add_dump(
                 )
             size = file.tell()
             file.seek(0)
-            writer.add_stream(member, file, size)
+            writer.add_stream(member, file, size, digest=hashing.digest.hexdigest())
     finally:
         spool.unlink(missing_ok=True)
 

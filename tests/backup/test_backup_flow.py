@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +198,26 @@ def test_a_failed_dump_leaves_no_archive_and_no_partial_file(run_cli, world):
     assert result.exit_code != 0 and "dump" in result.stderr
     assert not world["archive"].exists()
     assert not [p for p in world["archive"].parent.iterdir()]
+    assert not [t for t in threading.enumerate() if t.name.startswith("archive-")]
+
+
+def test_a_disk_filling_while_the_archive_is_written_leaves_no_archive(run_cli, world, monkeypatch):
+    from stackctl.backup import take
+
+    (world["stack"] / "big.bin").write_bytes(os.urandom(12 << 20))  # past what queues hold
+    real_write = take._CountingFile.write
+
+    def full(self, data):
+        if self.size > 1 << 20:
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(take._CountingFile, "write", full)
+    result = back_up(run_cli, world)
+    assert result.exit_code != 0 and "No space left" in result.stderr
+    assert not [p for p in world["archive"].parent.iterdir()]
+    assert not [t for t in threading.enumerate() if t.name.startswith("archive-")]
+    assert (world["stack"] / ".env").exists()  # nothing of the stack was touched
 
 
 def test_keep_prunes_the_older_archives(run_cli, world):

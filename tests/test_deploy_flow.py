@@ -6,7 +6,6 @@ to do nothing; a dry run is the plan a deploy then carries out, and needs no eng
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,15 +18,10 @@ from stackctl.engine_fake import FakeEngine
 from stackctl.plan import plan_stack
 from stackctl.recipe import use_recipe_paths
 from stackctl.stack import open_stack
+from tests.ports import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "example"
 WRITING_VERBS = {"create_network", "pull", "compose_config", "compose_up", "exec", "restart"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from stackctl.engine_fake import FakeEngine
 from stackctl.errors import EngineError
 from stackctl.recipe import use_recipe_paths
 from stackctl.stack import open_stack
+from tests.ports import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "recipes" / "example" / "greeter"
 OWNER_STEP = f"""
@@ -33,12 +33,6 @@ uid = {os.getuid()}
 gid = {os.getgid()}
 paths = ["greetings"]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

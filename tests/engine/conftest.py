@@ -11,7 +11,6 @@ import ipaddress
 import json
 import random
 import shutil
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -21,16 +20,11 @@ import pytest
 
 from stackctl.names import LABEL_PREFIX, LABEL_STACK, PROJECT_LABEL, StackNames, stack_names
 from tests.conftest import RUN_PREFIX, TEST_IMAGES
+from tests.ports import free_port  # noqa: F401  the engine tests' published ports
 from tests.proxy_real.conftest import world  # noqa: F401  the test CA, for engine + proxy tests
 
 CLI_STANDIN = "stackctl-test/ente-cli-standin:latest"
 BASE_IMAGE = "stackctl-test/debian:bookworm"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.host_requirements import APACHE_MODULE_DIR, APACHE_MODULES, NGINX_STREAM_MODULE
+from tests.ports import free_port
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLIENT_IP = "127.0.0.2"  # the client connects from here so forwarded client IPs are visible
@@ -45,12 +46,6 @@ E2E_DIALECTS = {
 PASSTHROUGH = {"nginx-stream", "haproxy", "traefik"}
 ACME_TOKEN = "stackctl-token-1"
 STATIC_FILE = "system/hello.txt"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- certificates -----------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 
 Postgres is real (its dump streamed out through `docker exec` and loaded into a fresh
 cluster before museum starts); museum and the S3 server are the engine tests' stand-ins.
-The S3 stand-in keeps its objects in memory only (a restart loses them), so objects are
-not proved here: MinIO's folder goes through the same `files` path as museum's, which is.
+The MinIO stand-in keeps buckets and objects in its data folder in its own layout (not
+MinIO's), so objects put through the S3 API before the backup are read back through it
+after the restore: stackctl's side (the folder archived with the `files` method and put
+back where the server reads it) is proved, MinIO's on-disk format is not.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -16,9 +20,12 @@ import sys
 import time
 
 import pytest
+from boto3.s3.transfer import TransferConfig
+
+from stackctl.backup.archive import Keys, extract
 
 from .conftest import docker, names, teardown_ente
-from .test_ente_e2e import deploy_json, inspect
+from .test_ente_e2e import deploy_json, inspect, s3_client
 from .test_mastodon_bootstrap import mastodon  # noqa: F401  the fixture
 
 NAMES = names("ente")
@@ -36,6 +43,40 @@ def state_of(site: dict) -> dict:
     network = json.loads(docker("network", "inspect", NAMES.network).stdout)[0]
     museum = inspect(NAMES.container("museum"))["NetworkSettings"]["Networks"][NAMES.network]
     return {"subnet": network["IPAM"]["Config"][0]["Subnet"], "museum_ip": museum["IPAddress"]}
+
+
+PART = 5 * 1024 * 1024  # S3's smallest multipart part
+MULTIPART = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART)
+
+
+def put_objects(site: dict) -> dict[tuple[str, str], bytes]:
+    """Objects with known bytes in each of museum's buckets, as museum names them
+    (USER_ID/FILE_ID), one sent in two multipart parts as the apps upload large files."""
+    s3 = s3_client(site)
+    objects = {
+        (bucket, f"1580559962386438/{bucket}-{n}"): os.urandom(1000 + n * 4096)
+        for bucket in ("b2-eu-cen", "wasabi-eu-central-2-v3", "scw-eu-fr-v3")
+        for n in range(3)
+    }
+    for (bucket, key), data in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    large = ("b2-eu-cen", "1580559962386438/a-large-file")
+    objects[large] = os.urandom(PART + 12345)
+    s3.upload_fileobj(io.BytesIO(objects[large]), *large, Config=MULTIPART)
+    return objects
+
+
+def s3_view(site: dict) -> dict:
+    """Every bucket's creation date and every object's key, size and ETag, through S3."""
+    s3 = s3_client(site)
+    view = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        listed = s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])
+        view[bucket["Name"]] = {
+            "created": bucket["CreationDate"],
+            "objects": {o["Key"]: (o["Size"], o["ETag"]) for o in listed},
+        }
+    return view
 
 
 def destroy_everything(site: dict, proxy_sites) -> None:
@@ -61,6 +102,10 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path, capsys):
     psql("CREATE TABLE probe (id int PRIMARY KEY, note text)")
     psql("INSERT INTO probe SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
     (ente_site["data"] / "museum-data" / "probe.txt").write_text("a file in a data folder\n")
+    objects = put_objects(ente_site)
+    s3_before = s3_view(ente_site)
+    assert sum(len(b["objects"]) for b in s3_before.values()) == len(objects) == 10
+    assert "-2" in s3_before["b2-eu-cen"]["objects"]["1580559962386438/a-large-file"][1]
     stack = ente_site["stack_dir"]
     env = (stack / ".env").read_bytes()
     journal = json.loads((stack / ".stackctl" / "state.json").read_text())["journal"]
@@ -79,6 +124,11 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path, capsys):
             f"backup: {summary['bytes']} bytes -> {summary['archive_bytes']} in {time.monotonic() - started:.1f} s"
         )
     assert summary["dumps"] == ["ente/postgres"]
+    with archive.open("rb") as source:
+        manifest = extract(source, Keys(passphrase=PASSPHRASE.encode()), None)
+    assert "minio-data" in manifest["stacks"]["ente"]["data_dirs"]
+    archived = [m for m in manifest["checksums"] if m.startswith("data/ente/minio-data/")]
+    assert len(archived) == len(objects) + 1  # each object's bytes, and the stand-in's index
 
     destroy_everything(ente_site, sites)
     sites.mkdir(parents=True)  # a fresh server with Apache installed
@@ -91,8 +141,16 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path, capsys):
 
     assert (stack / ".env").read_bytes() == env
     assert (sites / "stackctl-ente.conf").read_bytes() == proxy_file
-    # ente's one step is `always` (buckets, re-checked each deploy; the stand-in forgot them)
-    assert [(s["id"], s["outcome"]) for s in again["steps"]] == [("buckets", "changed")]
+    # ente's one step is an `always` check: on new containers it looks again, finds every
+    # bucket restored and creates none
+    assert [(s["id"], s["outcome"], s["detail"]) for s in again["steps"]] == [
+        ("buckets", "unchanged", "all buckets present")
+    ]
+    # the same buckets (creation dates: none made anew) and objects, byte for byte through S3
+    assert s3_view(ente_site) == s3_before
+    s3 = s3_client(ente_site)
+    for (bucket, key), data in objects.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data, key
     after = json.loads((stack / ".stackctl" / "state.json").read_text())["journal"]
     assert after.keys() == journal.keys() and all(e["status"] == "done" for e in after.values())
     assert psql("SELECT count(*), sum(length(note)) FROM probe") == "5000|160000"

@@ -167,15 +167,21 @@ test_minio_standin() {
     wait_for 30 docker exec "$RUN_ID-minio" mc ready local || problem "mc ready local failed" || return 1
     say "mc ready local: ok"
 
-    local ip script
-    ip="$(ip_of minio)"
+    local script
     script='
 import sys, boto3, botocore
 def client(key, secret):
     return boto3.client("s3", endpoint_url="http://%s:3200" % sys.argv[1], region_name="us-east-1",
                         aws_access_key_id=key, aws_secret_access_key=secret)
 good = client("changeme", "changeme1234")
+if sys.argv[2] == "restarted":
+    names = [b["Name"] for b in good.list_buckets()["Buckets"]]
+    assert names == ["b2-eu-cen"], names
+    body = good.get_object(Bucket="b2-eu-cen", Key="1/one")["Body"].read()
+    assert body == bytes(range(256)), body
+    sys.exit(print("after a restart: b2-eu-cen and its object, byte for byte"))
 good.create_bucket(Bucket="b2-eu-cen")
+good.put_object(Bucket="b2-eu-cen", Key="1/one", Body=bytes(range(256)))
 names = [b["Name"] for b in good.list_buckets()["Buckets"]]
 assert names == ["b2-eu-cen"], names
 try:
@@ -185,12 +191,22 @@ except botocore.exceptions.ClientError as exc:
     assert exc.response["Error"]["Code"] == "SignatureDoesNotMatch", exc.response
 print("created and listed b2-eu-cen; wrong secret refused")
 '
+    s3_script "$script" first || return 1
+    # buckets and objects are kept in the data folder: a restart keeps them
+    docker restart "$RUN_ID-minio" >/dev/null
+    wait_for 30 docker exec "$RUN_ID-minio" mc ready local || problem "not ready after a restart" || return 1
+    s3_script "$script" restarted || return 1
+}
+
+s3_script() { # SCRIPT PHASE: run a boto3 script against the minio stand-in
+    local ip out
+    ip="$(ip_of minio)"
     if "$PY" -c 'import boto3' >/dev/null 2>&1; then
-        out="$("$PY" -c "$script" "$ip" 2>&1)" || problem "boto3 from the host: $out" || return 1
+        out="$("$PY" -c "$1" "$ip" "$2" 2>&1)" || problem "boto3 from the host: $out" || return 1
     else
         # No boto3 on this host: use the one inside the image, as a client.
         out="$(docker run --rm --label "$RUN_ID" --network "$NET" --entrypoint /opt/minio-standin/bin/python \
-            stackctl-test/minio-standin:latest -c "$script" "$ip" 2>&1)" ||
+            stackctl-test/minio-standin:latest -c "$1" "$ip" "$2" 2>&1)" ||
             problem "boto3 client container: $out" || return 1
     fi
     say "$out"

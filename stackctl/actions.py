@@ -78,3 +78,38 @@ def deploy_action(stack: Stack, engine: Engine, action: Action, values: list[Any
     )
     done = expand(stack.recipe, action.options.get("done", "done"), context)
     return ActionResult(f"{done}: {'; '.join(ran)}{restarted}")
+
+
+@action_kind("postgres-upgrade")
+def postgres_upgrade_action(
+    stack: Stack, engine: Engine, action: Action, values: list[Any]
+) -> ActionResult:
+    """Dump, load into the new major on a fresh folder, compare, switch, then deploy: the
+    steps are in stackctl/backup/pg_upgrade.py; the deploy that follows lives here too."""
+    from stackctl import console
+    from stackctl.apply import plan_to_apply
+    from stackctl.backup.pg_upgrade import finish_switches, upgrade_folders
+    from stackctl.deploy import deploy
+
+    for folder in finish_switches(stack):
+        console.step(f"finished switching {folder}, which a stopped run had left halfway")
+    planned = plan_to_apply(stack, engine)
+    upgraded = upgrade_folders(stack, engine, list(planned.major_changes), wait_seconds=300)
+    if upgraded:
+        planned = plan_to_apply(stack, engine)  # the folders hold the new major now
+    report = deploy(planned, engine)
+    summary = {
+        "stack": stack.name,
+        "upgraded": [u.as_json() for u in upgraded],
+        "containers_changed": report.containers_changed,
+    }
+    if not upgraded:
+        said = "every Postgres data folder already holds its image's major; deployed"
+        return ActionResult(said, data={**summary, "message": said})
+    said = "; ".join(
+        f"{u.service}: Postgres {u.old_major} -> {u.new_major}, {u.rows} rows in {u.tables} "
+        f"tables of {u.databases} databases equal; the old folder is kept as {u.kept} "
+        "(remove it once the new one serves you)"
+        for u in upgraded
+    )
+    return ActionResult(said, data={**summary, "message": said})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from stackctl import console
 from stackctl.apply import apply
+from stackctl.backup.pg_major import refuse_major_changes
 from stackctl.bootstrap import StepContext, StepResult, run_steps
 from stackctl.engine import ENGINE_HINT, Engine
 from stackctl.errors import EngineError, NetworkError
@@ -137,6 +138,7 @@ def deploy(
     stack, project = plan.stack, plan.stack.names.project
     if not plan.engine_known:
         raise EngineError(f"{stack.name} was planned without an engine", ENGINE_HINT)
+    refuse_major_changes(plan)  # before anything is written
     report = DeployReport(plan, dry_run=False)
     own_ports = {p for c in engine.project_containers(project) for p in c.host_ports}
     check_ports_free(stack, own_ports)

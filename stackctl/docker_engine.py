@@ -182,6 +182,35 @@ class DockerEngine:
             )
         return done.code
 
+    def run_container(
+        self,
+        name: str,
+        image: str,
+        environment: dict[str, str],
+        mounts: dict[str, str],
+        labels: dict[str, str],
+    ) -> None:
+        volumes = {host: {"bind": inside, "mode": "rw"} for host, inside in mounts.items()}
+        started = self._wrap(
+            f"run {image} as {name}",
+            lambda: self._sdk.containers.run(
+                image,
+                name=name,
+                detach=True,
+                environment=environment,
+                volumes=volumes,
+                labels=labels,
+                network_mode="none",
+            ),
+        )
+        if started is None:
+            raise EngineError(f"run {image}: the image is not here", "pull it, then run again")
+
+    def remove_container(self, name: str) -> None:
+        # a clean stop first: a server's data folder is used again after it
+        self._wrap(f"stop {name}", lambda: self._sdk.api.stop(name, timeout=60))
+        self._wrap(f"remove {name}", lambda: self._sdk.api.remove_container(name, force=True))
+
     def exec_attached(self, container: str, argv: Sequence[str]) -> int:
         """Run a command in a container attached to this terminal (prompts work)."""
         tty = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
@@ -198,6 +227,13 @@ class DockerEngine:
     def image_id(self, reference: str) -> str | None:
         found = self._image(reference)
         return found["Id"] if found else None
+
+    def image_env(self, reference: str) -> dict[str, str] | None:
+        found = self._image(reference)
+        if not found:
+            return None
+        pairs = ((found.get("Config") or {}).get("Env")) or []
+        return dict(p.split("=", 1) for p in pairs if "=" in p)
 
     def image_digests(self, reference: str) -> tuple[str, ...]:
         found = self._image(reference)

@@ -82,9 +82,28 @@ class Engine(Protocol):
         ...
 
     def exec_attached(self, container: str, argv: Sequence[str]) -> int: ...
+    def run_container(
+        self,
+        name: str,
+        image: str,
+        environment: dict[str, str],
+        mounts: dict[str, str],
+        labels: dict[str, str],
+    ) -> None:
+        """Start a detached container with no network, host folders bind-mounted
+        (host path -> container path): a one-off server driven through exec."""
+        ...
+
+    def remove_container(self, name: str) -> None:
+        """Stop and remove a container; one that does not exist is no error."""
+        ...
 
     # images
     def image_id(self, reference: str) -> str | None: ...
+    def image_env(self, reference: str) -> dict[str, str] | None:
+        """The image's environment variables; None when the image is not here."""
+        ...
+
     def image_digests(self, reference: str) -> tuple[str, ...]: ...
     def pull(self, reference: str, on_progress: Callable[[dict[str, Any]], None]) -> None: ...
     def build(self, context: str, tag: str, build_args: dict[str, str]) -> int:

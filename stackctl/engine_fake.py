@@ -32,6 +32,11 @@ class FakeEngine:
     streamed_in: bytes = b""
     reachable: bool = True
     restarts: dict[str, int] = field(default_factory=dict)  # container id -> restarts
+    image_envs: dict[str, dict[str, str]] = field(default_factory=dict)  # reference -> env
+    # more of `docker inspect` (Config, Mounts) for a container name
+    inspected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # one-off containers of run_container: name -> (image, environment, mounts)
+    runs: dict[str, tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=dict)
     _ids: int = 0
 
     def _call(self, *call: Any) -> None:
@@ -85,7 +90,7 @@ class FakeEngine:
                     health = {"Status": found.health} if found.health else None
                     started = f"start {self.restarts.get(found.id, 0)}"
                     state = {"Status": found.state, "Health": health, "StartedAt": started}
-                    return {"Id": found.id, "State": state}
+                    return {"Id": found.id, "State": state, **self.inspected.get(found.name, {})}
         return None
 
     def restart(self, container: str) -> None:
@@ -126,6 +131,25 @@ class FakeEngine:
         stdout.write(self.stream_output)
         return self.on_exec(container, list(argv)).exit_code
 
+    def run_container(
+        self,
+        name: str,
+        image: str,
+        environment: dict[str, str],
+        mounts: dict[str, str],
+        labels: dict[str, str],
+    ) -> None:
+        self._call("run_container", name, image)
+        if image not in self.images:
+            raise EngineError(f"run {image}: the image is not here")
+        if name in self.runs:
+            raise EngineError(f"run {image}: a container named {name} exists")
+        self.runs[name] = (image, dict(environment), dict(mounts))
+
+    def remove_container(self, name: str) -> None:
+        self._call("remove_container", name)
+        self.runs.pop(name, None)
+
     def exec_attached(self, container: str, argv: Sequence[str]) -> int:
         self._call("exec_attached", container, list(argv))
         return self.on_exec(container, list(argv)).exit_code
@@ -134,6 +158,10 @@ class FakeEngine:
     def image_id(self, reference: str) -> str | None:
         self._call("image_id", reference)
         return self.images.get(reference)
+
+    def image_env(self, reference: str) -> dict[str, str] | None:
+        self._call("image_env", reference)
+        return dict(self.image_envs.get(reference, {})) if reference in self.images else None
 
     def image_digests(self, reference: str) -> tuple[str, ...]:
         self._call("image_digests", reference)

@@ -254,6 +254,27 @@ def _action(raw: dict[str, Any]) -> Action:
     return Action(**common, options=raw)
 
 
+def _implicit_actions(raw: dict[str, Any], declared: tuple[Action, ...]) -> tuple[Action, ...]:
+    """`pg-upgrade` for every recipe with a Postgres backed up as a dump: deploy refuses a
+    major version change of any such service and names this action as the way."""
+    from stackctl.backup.pg_major import ACTION
+
+    postgres = any(
+        (service.get("backup") or {}).get("method") == "postgres-dump"
+        for service in raw.get("services", {}).values()
+    )
+    if not postgres or any(action.name == ACTION for action in declared):
+        return ()
+    return (
+        Action(
+            name=ACTION,
+            kind="postgres-upgrade",
+            help="Move the Postgres data to the image's new major: dump, load into a fresh "
+            "folder, compare the rows per table, switch (the old folder is kept), deploy",
+        ),
+    )
+
+
 def load_recipe(folder: Path) -> Recipe:
     path = folder / "recipe.toml"
     try:
@@ -291,6 +312,7 @@ def load_recipe(folder: Path) -> Recipe:
             for e in raw.get("extractors", ())
         )
         actions = tuple(_action(dict(a)) for a in raw.get("actions", ()))
+        actions += _implicit_actions(raw, actions)
         return Recipe(
             name=name,
             title=raw.get("title", name),

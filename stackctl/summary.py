@@ -37,6 +37,7 @@ def report_json(report: DeployReport) -> dict[str, Any]:
         "containers_changed": report.containers_changed,
         "backups": report.backups,
         "warnings": list(plan.warnings),
+        "postgres_major_changes": [c.as_json() for c in plan.major_changes],
     }
 
 

@@ -11,7 +11,7 @@ from stackctl.backup.spec import BackupSpec
 SUFFIX = ".sql"
 
 
-def _postgres_user(spec: BackupSpec) -> str:
+def postgres_user(spec: BackupSpec) -> str:
     variable = spec.user_env or "POSTGRES_USER"
     return f'"${{{variable}:-postgres}}"'
 
@@ -24,7 +24,7 @@ def dump_argv(spec: BackupSpec) -> list[str]:
     if spec.method == "postgres-dump":
         # every database with its roles, owners and collations; --clean lets the load
         # replace the empty databases a fresh server starts with
-        script = f"exec pg_dumpall --clean --if-exists -U {_postgres_user(spec)}"
+        script = f"exec pg_dumpall --clean --if-exists -U {postgres_user(spec)}"
     elif spec.method == "mariadb-dump":
         script = (
             f"{_mariadb_password(spec)} exec mariadb-dump -uroot --all-databases "
@@ -39,7 +39,7 @@ def load_argv(spec: BackupSpec) -> list[str]:
     if spec.method == "postgres-dump":
         # the roles and database the image made at start exist already: those lines fail
         # and psql goes on, as pg_dumpall's own restore advice expects
-        script = f"exec psql -q -X -v ON_ERROR_STOP=0 -U {_postgres_user(spec)} -d postgres"
+        script = f"exec psql -q -X -v ON_ERROR_STOP=0 -U {postgres_user(spec)} -d postgres"
     elif spec.method == "mariadb-dump":
         script = f"{_mariadb_password(spec)} exec mariadb -uroot"
     else:
@@ -51,7 +51,7 @@ def ready_argv(spec: BackupSpec) -> list[str]:
     """Succeeds once the server takes TCP connections: the images' first start runs a
     temporary server on the socket only, and stops it again after their init scripts."""
     if spec.method == "postgres-dump":
-        script = f"exec pg_isready -q -h 127.0.0.1 -U {_postgres_user(spec)}"
+        script = f"exec pg_isready -q -h 127.0.0.1 -U {postgres_user(spec)}"
     elif spec.method == "mariadb-dump":
         script = f"{_mariadb_password(spec)} exec mariadb-admin -uroot -h 127.0.0.1 ping"
     else:

@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         """Write files, create secrets and the network, pull, bootstrap, start, and wait until healthy."""
         from stackctl import console
         from stackctl.apply import plan_to_apply
+        from stackctl.backup.pg_major import refuse_major_changes
         from stackctl.commands.options import chosen_stacks, engine_or_unknown, site
         from stackctl.deploy import deploy as run
         from stackctl.deploy import dry_run as what_if
@@ -83,6 +84,7 @@ def register(app: typer.Typer) -> None:
                 with stack_lock(settings, name):
                     stack = open_stack(name, settings)
                     planned = plan_to_apply(stack, engine)
+                    refuse_major_changes(planned)  # before the backup a refused run needs not
                     if not no_backup:
                         from stackctl.backup.before_change import backup_before_change
 

@@ -47,6 +47,7 @@ def _as_json(plan: StackPlan) -> dict[str, Any]:
         "dirs": [str(d) for d in plan.dirs],
         "steps": [s.id for s in plan.steps],
         "warnings": list(plan.warnings),
+        "postgres_major_changes": [c.as_json() for c in plan.major_changes],
     }
 
 

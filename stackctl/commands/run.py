@@ -17,6 +17,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Argument(help="Action name (see `stackctl recipes show STACK`)")
         ],
         args: Annotated[list[str] | None, typer.Argument(help="The action's argument(s)")] = None,
+        json: Annotated[
+            bool,
+            typer.Option("--json", help="Print the result as JSON (before STACK: run --json ...)"),
+        ] = False,
     ) -> None:
         """Run a recipe action, e.g. `stackctl run ente promote-admin 1580559962386438`."""
         from contextlib import nullcontext
@@ -43,4 +47,7 @@ def register(app: typer.Typer) -> None:
                 "its output is above; run again with -v for more detail",
                 result.exit_code,
             )
+        if json:
+            console.print_json(result.data or {"message": result.message})
+            return
         console.ok(result.message)

@@ -36,6 +36,7 @@ class StepContext:
 class ActionResult:
     message: str
     exit_code: int = 0
+    data: dict[str, Any] | None = None  # what `run --json` prints, for the actions that say more
 
 
 # A step runner returns (changed, detail); it must be idempotent.

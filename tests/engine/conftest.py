@@ -25,6 +25,8 @@ from tests.proxy_real.conftest import world  # noqa: F401  the test CA, for engi
 
 CLI_STANDIN = "stackctl-test/ente-cli-standin:latest"
 BASE_IMAGE = "stackctl-test/debian:bookworm"
+# the next Postgres major, from Debian trixie: the pg-upgrade tests move a folder to it
+POSTGRES_NEXT = "stackctl-test/postgres:17"
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -148,7 +150,7 @@ def engine_problems() -> list[str]:
         return ["no Docker engine answers `docker info`"]
     missing = [
         i
-        for i in (*TEST_IMAGES.values(), CLI_STANDIN, BASE_IMAGE)
+        for i in (*TEST_IMAGES.values(), CLI_STANDIN, BASE_IMAGE, POSTGRES_NEXT)
         if docker("image", "inspect", i, check=False).returncode
     ]
     return [f"test images missing (run tests/images/build.sh): {missing}"] if missing else []

@@ -13,8 +13,11 @@
 #
 # 1. stackctl-test/debian:bookworm is imported from a debootstrap (minbase)
 #    root filesystem, cached in $STACKCTL_TEST_CACHE (default
-#    /var/cache/stackctl-test) so that re-importing it is cheap.
-# 2. Every other image is `docker build`-t FROM it, from tests/images/<name>/.
+#    /var/cache/stackctl-test) so that re-importing it is cheap. An image
+#    built with SUITE=<suite> gets stackctl-test/debian:<suite> the same way
+#    (trixie, for the second Postgres major).
+# 2. Every other image is `docker build`-t FROM it, from tests/images/<name>/,
+#    with the build arguments its entry lists (one folder may give several tags).
 #    Packages come from Debian over plain HTTP; pip (only the MinIO stand-in
 #    needs PyPI) trusts the host's CA bundle, copied into the build context.
 # 3. A folder with a prepare.sh (etherpad, wbo) builds a real app from an
@@ -34,13 +37,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${STACKCTL_TEST_CACHE:-/var/cache/stackctl-test}"
 MIRROR="${STACKCTL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CA_BUNDLE="${STACKCTL_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
-SUITE=bookworm
-BASE_TAG="stackctl-test/debian:$SUITE"
 HASH_LABEL=org.stackctl.test.build-hash
 
-# name of the folder under tests/images/ -> image tag, in build order.
+# name of the folder under tests/images/ -> image tag [build arguments], in build order.
 IMAGES=(
-    "postgres=stackctl-test/postgres:15"
+    "postgres=stackctl-test/postgres:15 SUITE=bookworm PG_MAJOR=15"
+    "postgres=stackctl-test/postgres:17 SUITE=trixie PG_MAJOR=17"
     "socat=stackctl-test/socat:latest"
     "minio-standin=stackctl-test/minio-standin:latest"
     "museum-standin=stackctl-test/museum-standin:latest"
@@ -151,19 +153,20 @@ up_to_date() {
 
 # ---------------------------------------------------------------- base image
 
-ROOTFS_PARAMS="suite=$SUITE variant=minbase mirror=$MIRROR rev=1"
+rootfs_params() { printf 'suite=%s variant=minbase mirror=%s rev=1' "$1" "$MIRROR"; }
 
 build_rootfs() {
-    local rootfs="$1" tmp
+    local rootfs="$1" SUITE="$2" tmp ROOTFS_PARAMS
+    ROOTFS_PARAMS="$(rootfs_params "$SUITE")"
     command -v debootstrap >/dev/null 2>&1 ||
         die "debootstrap not installed (apt-get install debootstrap, or run scripts/lib/engine.sh)"
     mkdir -p "$CACHE"
     tmp="$(mktemp -d "$CACHE/rootfs-$SUITE.XXXXXX")"
     log "debootstrap --variant=minbase $SUITE (this takes a few minutes)"
-    if ! debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1; then
-        tail -n 30 "$CACHE/debootstrap.log" >&2
+    if ! debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap-$SUITE.log" 2>&1; then
+        tail -n 30 "$CACHE/debootstrap-$SUITE.log" >&2
         rm -rf "$tmp"
-        die "debootstrap failed (full log: $CACHE/debootstrap.log)"
+        die "debootstrap failed (full log: $CACHE/debootstrap-$SUITE.log)"
     fi
     # Small, container-friendly defaults like Debian's official images.
     rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin \
@@ -193,7 +196,9 @@ EOF
 }
 
 build_base() {
-    local rootfs="$CACHE/rootfs-$SUITE" hash
+    local SUITE="${1:-bookworm}"
+    local rootfs="$CACHE/rootfs-$SUITE" hash BASE_TAG="stackctl-test/debian:$SUITE" ROOTFS_PARAMS
+    ROOTFS_PARAMS="$(rootfs_params "$SUITE")"
     hash="$(printf '%s' "$ROOTFS_PARAMS" | sha256sum | cut -c1-16)"
     # --force with a list of images rebuilds the base only when it is listed.
     local force="$FORCE"
@@ -206,7 +211,7 @@ build_base() {
     fi
     if [ "$REFRESH_ROOTFS" = 1 ] || [ ! -f "$rootfs/.stackctl-rootfs" ] ||
         [ "$(cat "$rootfs/.stackctl-rootfs")" != "$ROOTFS_PARAMS" ]; then
-        build_rootfs "$rootfs"
+        build_rootfs "$rootfs" "$SUITE"
     else
         log "reusing cached root filesystem $rootfs"
     fi
@@ -242,9 +247,13 @@ build_hash() {
 }
 
 build_one() {
-    local name="$1" tag="$2" dir="$HERE/$1" hash ctx
+    local name="$1" tag="$2" dir="$HERE/$1" hash ctx arg
+    shift 2 # the rest: build arguments, NAME=VALUE
     [ -f "$dir/Dockerfile" ] || die "missing $dir/Dockerfile"
     hash="$(build_hash "$dir")"
+    if [ $# -gt 0 ]; then # one folder, several images: the arguments are part of the hash
+        hash="$(printf '%s\n%s\n' "$hash" "$*" | sha256sum | cut -c1-16)"
+    fi
     if [ "$FORCE" = 0 ] && up_to_date "$tag" "$hash"; then
         log "$tag exists; skipping"
         return 0
@@ -262,6 +271,7 @@ build_one() {
     fi
     log "building $tag"
     local args=(--pull=false --label "$HASH_LABEL=$hash" -t "$tag")
+    for arg in "$@"; do args+=(--build-arg "$arg"); done
     old="$(image_id "$tag")"
     if [ "$FORCE" = 1 ]; then
         args+=(--no-cache)
@@ -279,11 +289,16 @@ build_one() {
 [ -r "$CA_BUNDLE" ] || die "CA bundle $CA_BUNDLE not readable"
 
 start=$SECONDS
-build_base
+build_base bookworm
 for entry in "${IMAGES[@]}"; do
     name="${entry%%=*}"
-    tag="${entry#*=}"
+    read -r tag build_args <<<"${entry#*=}"
     wanted "$name" || continue
-    build_one "$name" "$tag"
+    suite="$(sed -n 's/.*SUITE=\([a-z]*\).*/\1/p' <<<"$build_args")"
+    if [ -n "$suite" ] && [ "$suite" != bookworm ]; then
+        build_base "$suite"
+    fi
+    # shellcheck disable=SC2086  # the build arguments are words
+    build_one "$name" "$tag" $build_args
 done
 log "done in $((SECONDS - start))s"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Entrypoint of stackctl-test/postgres:15: the contract of the official
-# postgres image's docker-entrypoint.sh, on Debian's postgresql-15.
+# Entrypoint of stackctl-test/postgres:15 and :17: the contract of the official
+# postgres image's docker-entrypoint.sh, on Debian's postgresql-$PG_MAJOR.
 #
 #   POSTGRES_PASSWORD          superuser password (required unless
 #                              POSTGRES_HOST_AUTH_METHOD=trust)

@@ -5,6 +5,10 @@ Targets: `--help` <= 1.5x; `recipes`, `plan ente`, `secrets show ente` <= 2x.
 The commands run against a throw-away site (a temporary stackctl.toml and stacks folder), so
 the bench never reads or writes a real server's stacks.
 
+Modules are compiled first, as pip compiles a wheel's at install (this environment may set
+PYTHONDONTWRITEBYTECODE, and a checkout may hold stale or no bytecode): the figure is the start-up
+an installed user sees, not the cost of compiling stackctl on every run.
+
 Usage: python bench/startup.py [--runs N] [--stackctl PATH]
 """
 
@@ -38,11 +42,26 @@ def make_site(root: Path) -> dict[str, str]:
     return env
 
 
+def compile_like_pip(stackctl: str) -> None:
+    """Compile the package (and the recipe folders, inside it in a wheel) with the
+    interpreter the console script runs."""
+    with open(stackctl, encoding="utf-8", errors="replace") as script:
+        first = script.readline()
+    interpreter = first[2:].strip() if first.startswith("#!") else sys.executable
+    code = (
+        "import compileall, stackctl.paths as p\n"
+        "for folder in (p._PACKAGE, p.stacks_dir()):\n"
+        "    compileall.compile_dir(str(folder), quiet=1)\n"
+    )
+    subprocess.run([interpreter, "-c", code], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--stackctl", default=shutil.which("stackctl") or "stackctl")
     args = parser.parse_args()
+    compile_like_pip(args.stackctl)
     with tempfile.TemporaryDirectory(prefix="stackctl-bench-") as folder:
         env = make_site(Path(folder))
         subprocess.run(
@@ -59,15 +78,21 @@ def main() -> None:
                 subprocess.run(argv, env=env, capture_output=True, check=True)
                 samples[name].append(time.perf_counter() - start)
     base = statistics.median(samples["docker compose version"])
-    print(f"{'docker compose version':24} {base * 1000:7.1f} ms (median of {args.runs})")
+    least = min(samples["docker compose version"])
+    print(
+        f"{'docker compose version':24} {base * 1000:7.1f} ms median, {least * 1000:.1f} min "
+        f"(of {args.runs})"
+    )
     missed = 0
     for name, target in TARGETS.items():
         took = statistics.median(samples[name])
         ratio = took / base
         verdict = "met" if ratio <= target else "NOT met"
         missed += ratio > target
+        best = min(samples[name]) / least
         print(
-            f"stackctl {name:15} {took * 1000:7.1f} ms  ratio {ratio:5.2f}  (target <= {target}: {verdict})"
+            f"stackctl {name:15} {took * 1000:7.1f} ms  ratio {ratio:5.2f} (of the minima "
+            f"{best:4.2f})  (target <= {target}: {verdict})"
         )
     sys.exit(1 if missed else 0)
 

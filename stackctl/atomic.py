@@ -8,7 +8,6 @@ rename leaves debris the next run recognises as its own and removes (`remove_sta
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,8 @@ def write_atomic(path: Path, data: str | bytes, mode: int, dir_mode: int | None 
 
     With `dir_mode`, the folder is created with (and set to) that mode: 0700 for secrets.
     """
+    import tempfile  # here: a command that writes nothing does not load it
+
     try:
         if dir_mode is None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ its help and its completion stay the only ones.
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -52,6 +51,8 @@ def describe(command: Any, root: bool = True) -> Node:
     if callback is None:
         node["params"] = params if command.callback is None else None
         return node
+    import inspect
+
     extra = set(inspect.signature(callback).parameters) - {p["name"] for p in params}
     if "<" not in callback.__qualname__ and len(extra) <= 1:  # typer's context parameter
         node["target"] = f"{callback.__module__}:{callback.__qualname__}"

@@ -79,6 +79,9 @@ class DockerEngine:
         return _get_json(socket_path, what, path)
 
     # -- engine facts -------------------------------------------------------------
+    def ping(self) -> None:
+        self._read("reach the engine", "/_ping", lambda: self._sdk.ping())
+
     def version(self) -> str:
         found = self._read("engine version", "/version", lambda: self._sdk.version())
         return (found or {}).get("Version", "?")

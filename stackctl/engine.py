@@ -48,6 +48,7 @@ class ExecResult:
 class Engine(Protocol):
     """Every engine operation stackctl uses. Failures raise EngineError (one line + hint)."""
 
+    def ping(self) -> None: ...  # raises EngineError when the engine does not answer
     def version(self) -> str: ...
 
     # networks
@@ -152,7 +153,7 @@ def reachable(engine: Engine | None) -> Engine | None:
     if engine is None:
         return None
     try:
-        engine.version()
+        engine.ping()  # the engine's cheapest answer: `version` asks its components too
     except EngineError:
         return None
     return engine

@@ -52,6 +52,9 @@ class FakeEngine:
         self._ids += 1
         return f"{prefix}{self._ids:08d}"
 
+    def ping(self) -> None:
+        self._call("ping")
+
     def version(self) -> str:
         self._call("version")
         return "fake"

@@ -96,6 +96,7 @@ def socket_engine(tmp_path, monkeypatch):
 
     answers = {
         "/version": (200, {"Version": "27.0.1"}),
+        "/_ping": (200, "OK"),
         "/networks": (200, [{"Name": "web", "Id": "n1", "IPAM": {"Config": []}}]),
         "/images/ghcr.io/ente/server:v1/json": (200, {"Id": "sha256:abc", "RepoDigests": ["d"]}),
         "/images/broken/json": (500, {"message": "disk on fire"}),
@@ -132,6 +133,7 @@ def test_plain_reads_go_over_the_socket_without_the_sdk(socket_engine):
 
     sdk_before = "docker" in sys.modules
     engine = DockerEngine()
+    engine.ping()
     assert engine.version() == "27.0.1"
     assert [n.name for n in engine.networks()] == ["web"]
     assert engine.image_id("ghcr.io/ente/server:v1") == "sha256:abc"
@@ -139,7 +141,7 @@ def test_plain_reads_go_over_the_socket_without_the_sdk(socket_engine):
     assert engine.image_id("ghcr.io/ente/server:v2") is None
     with pytest.raises(EngineError, match="inspect image broken: disk on fire"):
         engine.image_id("broken")
-    assert "/images/ghcr.io/ente/server:v2/json" in socket_engine
+    assert "/images/ghcr.io/ente/server:v2/json" in socket_engine and "/_ping" in socket_engine
     assert ("docker" in sys.modules) == sdk_before
 
 
@@ -147,3 +149,5 @@ def test_an_absent_socket_is_the_usual_unreachable_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(EngineError, match="not reachable at unix://"):
         DockerEngine().version()
+    with pytest.raises(EngineError, match="not reachable at unix://"):
+        DockerEngine().ping()

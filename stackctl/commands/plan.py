@@ -15,7 +15,6 @@ def _show(plan: StackPlan, diff: bool) -> None:
     from stackctl import console
     from stackctl import secrets as store
     from stackctl.console import escape
-    from stackctl.masking import masked_diff
 
     secret_names = {*store.names(plan.stack.recipe), *plan.secrets} if diff else set()
     for base, change in plan.all_files():
@@ -24,6 +23,8 @@ def _show(plan: StackPlan, diff: bool) -> None:
         reason = f"  ({change.reason})" if change.reason else ""
         console.info(f"  [{change.action}]{change.action:>9}[/] {escape(shown)}{escape(reason)}")
         if diff and change.action in ("update", "conflict"):
+            from stackctl.masking import masked_diff
+
             console.out.print(masked_diff(change, secret_names), markup=False, highlight=False)
 
 

@@ -241,7 +241,7 @@ def _width() -> int:
 
 def _plain_table(title: str, columns: list[str], rows: list[list[str]]) -> str | None:
     """The table as rich draws it without styles (its heavy-head box), or the records when
-    it does not fit; None when rich must draw it (wrapping, wide characters, no UTF-8)."""
+    it does not fit; None when rich must draw it (markup, wide characters, no UTF-8)."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
     cells = [columns, *rows]
     if not encoding.startswith("utf") or not all(_sure(cell) for row in cells for cell in row):
@@ -254,7 +254,7 @@ def _plain_table(title: str, columns: list[str], rows: list[list[str]]) -> str |
             text.append(f"  {row[0]}")
             text.extend(f"    {c}: {v}" for c, v in zip(columns[1:], row[1:], strict=True) if v)
         return "".join(line + "\n" for line in text) if all(map(_sure, text)) else None
-    if len(title) > total or not _sure(title):
+    if not _sure(title):  # a long title is not wrapped: the consoles soft-wrap
         return None
 
     def rule(left: str, fill: str, cross: str, right: str) -> str:

@@ -4,11 +4,8 @@ what it is not sure of goes to rich. Engine-free commands do not load rich or ty
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -119,15 +116,9 @@ def test_a_terminal_or_forced_colour_goes_to_rich(monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["recipes"], ["secrets", "show", "ente"], ["plan", "ente"]])
-def test_engine_free_commands_load_neither_rich_nor_typer(argv, tmp_path):
-    # a short stacks path: a table's title longer than the table is wrapped, by rich
-    root = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))
-    site = tmp_path / "stackctl.toml"
-    site.write_text(
-        f'domain = "test.lan"\ndata_root = "{tmp_path}/data"\nstacks_root = "{root}"\n'
-        f'proxy_root = "{tmp_path}/proxyroot"\nsubnet_pool = ["10.213.0.0/16"]\n'
-    )
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "STACKCTL_CONFIG": str(site)}
+def test_engine_free_commands_load_neither_rich_nor_typer(argv, tmp_path, site_file):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env["STACKCTL_CONFIG"] = str(site_file())  # a long stacks path: a title wider than its table
     env.pop("COLUMNS", None)
     probe = (
         f"import sys; sys.argv = ['stackctl', *{argv!r}]\n"
@@ -138,7 +129,6 @@ def test_engine_free_commands_load_neither_rich_nor_typer(argv, tmp_path):
         done = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, env=env
         )
-    shutil.rmtree(root)
     loaded = set(done.stderr.split())
     assert done.stdout and not loaded & {"rich", "typer", "click"}
     assert not loaded & {"docker", "python_on_whales", "pydantic"}
@@ -151,4 +141,5 @@ def test_simple_tables_and_lines_need_no_rich(monkeypatch):
     assert console._plain_table(*one_column) is not None
     assert console._plain_table(*recipes).startswith("recipes\n  ente\n    app version: 1.2\n")
     assert console._plain_table(*odd) is None
+    assert console._plain_table(*TABLES[2]).startswith(TABLES[2][0] + "\n┏━━━┳━━━┓\n")
     assert console._plain_text(LINES[1]) == "     create docker-compose.yml  (new)"

@@ -2,8 +2,8 @@
 turns it on and the key `check-synapse` names. Shared by the pure test of check-synapse and the
 engine test that starts the real Synapse on each (tests/engine/test_mas_synapse.py).
 
-`needs` names what the real Synapse must have for the setting to load at all (a module, a
-folder); the engine test provides it or skips that case, saying so."""
+What a setting needs to load at all (a password provider module, a consent folder, pysaml2 and
+xmlsec1) the engine test's homeserver folder and the Synapse test image provide."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ REFUSED: list[tuple[str, dict, str, str]] = [
             ]
         },
         "oidc_providers",
+        "SSO cannot be enabled",
+    ),
+    (
+        # Synapse enables SAML only with an `sp_config` or `config_path` (then it needs pysaml2
+        # and xmlsec1, which the test image has), and refuses it as SSO
+        "saml",
+        {"saml2_config": {"sp_config": {"allow_unknown_attributes": True}}},
+        "saml2_config",
         "SSO cannot be enabled",
     ),
     (
@@ -138,6 +146,12 @@ ACCEPTED: list[tuple[str, dict]] = [
             "login_via_existing_session": {"enabled": False},
         },
     ),
+    # a SAML section Synapse does not enable: switched off, or with no service-provider config
+    (
+        "saml-disabled",
+        {"saml2_config": {"enabled": False, "sp_config": {"allow_unknown_attributes": True}}},
+    ),
+    ("saml-without-sp-config", {"saml2_config": {"idp_name": "Corporate SAML"}}),
     (
         "unrelated",
         {"max_upload_size": "50M", "url_preview_enabled": False, "presence": {"enabled": False}},

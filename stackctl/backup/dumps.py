@@ -26,13 +26,27 @@ def dump_argv(spec: BackupSpec) -> list[str]:
         # replace the empty databases a fresh server starts with
         script = f"exec pg_dumpall --clean --if-exists -U {postgres_user(spec)}"
     elif spec.method == "mariadb-dump":
-        script = (
-            f"{_mariadb_password(spec)} exec mariadb-dump -uroot --all-databases "
-            "--single-transaction --routines --events --triggers"
-        )
+        script = f"export {_mariadb_password(spec)}\n{_MARIADB_DUMP}"
     else:
         raise ValueError(f"{spec.method} is not a dump")
     return ["sh", "-c", script]
+
+
+# MariaDB's own `mysql` database stays the fresh server's: a copy of its account tables
+# would give the image's healthcheck account the old server's random password (the fresh
+# one's is in its data folder), and takes effect only after a FLUSH PRIVILEGES. What the
+# apps need comes as SQL instead: their accounts (not root, which the image makes from the
+# same secret, nor the image's own) as CREATE USER and GRANT, then their databases.
+_MARIADB_DUMP = """set -e
+q() { mariadb -uroot -N -B --raw -e "$1"; }
+accounts=$(q "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE is_role = 'N' AND User NOT IN ('', 'root', 'healthcheck', 'mariadb.sys', 'mysql')")
+for account in $accounts; do
+  q "SHOW CREATE USER $account" | sed 's/^CREATE USER /CREATE USER IF NOT EXISTS /; s/$/;/'
+  q "SHOW GRANTS FOR $account" | sed 's/$/;/'
+done
+databases=$(q "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')")
+[ -n "$databases" ] || exit 0
+exec mariadb-dump -uroot --single-transaction --routines --events --triggers --databases $databases"""
 
 
 def load_argv(spec: BackupSpec) -> list[str]:

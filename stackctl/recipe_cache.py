@@ -53,14 +53,27 @@ def _core_digest() -> bytes:
     return _core
 
 
-def entry(folder: Path) -> Path:
-    """Where the recipe checked from the folder's files as they are now is kept."""
+def folder_digest(folder: Path) -> str:
+    """The digest of a recipe folder's files as they are now, and of stackctl's own."""
     digest = hashlib.sha256(_core_digest())
     digest.update(f"{folder}\n".encode())
     for line in _stat_lines(str(folder)):
         digest.update(line.encode())
+    return digest.hexdigest()
+
+
+def core_digest() -> str:
+    return _core_digest().hex()
+
+
+def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base, "stackctl", "recipes", f"{digest.hexdigest()[:32]}.pickle")
+    return Path(base, "stackctl")
+
+
+def entry(folder: Path) -> Path:
+    """Where the recipe checked from the folder's files as they are now is kept."""
+    return cache_root() / "recipes" / f"{folder_digest(folder)[:32]}.pickle"
 
 
 def cached(path: Path, folder: Path) -> Recipe | None:

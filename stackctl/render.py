@@ -11,26 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    Template,
-    TemplateError,
-)
-
-from stackctl import template_cache
 from stackctl.envfile import format_value
 from stackctl.errors import RecipeError
 from stackctl.files import RenderedFile
 from stackctl.network import NetworkPlan
 from stackctl.paths import templates_dir
 from stackctl.recipe import Recipe
+from stackctl.render_memo import recipe_scope, remembered
 from stackctl.settings import Site, local_address, resolve_image
-from stackctl.template_cache import bytecode_cache
+
+if TYPE_CHECKING:  # Jinja is loaded only when something renders that was not kept
+    from jinja2 import Environment, Template
 
 
 @dataclass(frozen=True)
@@ -58,6 +51,10 @@ def _env_ref(name: str) -> str:
 
 @cache
 def environment(folder: Path) -> Environment:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+    from stackctl.template_cache import bytecode_cache
+
     env = Environment(
         loader=ChoiceLoader(
             [FileSystemLoader(str(folder)), FileSystemLoader(str(templates_dir()))]
@@ -79,11 +76,15 @@ def environment(folder: Path) -> Environment:
 # compiled once per run: a plan evaluates the same few conditions many times over
 @cache
 def _expression(folder: Path, expression: str) -> Any:
+    from stackctl import template_cache
+
     return template_cache.compile_expression(environment(folder), expression)
 
 
 @cache
 def _text(folder: Path, text: str) -> Template:
+    from stackctl import template_cache
+
     return template_cache.from_string(environment(folder), text)
 
 
@@ -91,19 +92,33 @@ def evaluate(recipe: Recipe, expression: str, context: Mapping[str, Any]) -> Any
     """A recipe `when` condition: a Jinja expression over the context."""
     if not expression:
         return True
-    try:
-        return _expression(recipe.folder, expression)(**context)
-    except TemplateError as exc:
-        raise RecipeError(f"recipe {recipe.name}: condition {expression!r} failed: {exc}") from exc
+
+    def run() -> Any:
+        from jinja2 import TemplateError
+
+        try:
+            return _expression(recipe.folder, expression)(**context)
+        except TemplateError as exc:
+            raise RecipeError(
+                f"recipe {recipe.name}: condition {expression!r} failed: {exc}"
+            ) from exc
+
+    return remembered(recipe_scope(recipe.folder), "condition", expression, context, run)
 
 
 def expand(recipe: Recipe, text: str, context: Mapping[str, Any]) -> str:
     if "{{" not in text and "{%" not in text:
         return text
-    try:
-        return _text(recipe.folder, text).render(**context)
-    except TemplateError as exc:
-        raise RecipeError(f"recipe {recipe.name}: cannot expand {text!r}: {exc}") from exc
+
+    def run() -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return _text(recipe.folder, text).render(**context)
+        except TemplateError as exc:
+            raise RecipeError(f"recipe {recipe.name}: cannot expand {text!r}: {exc}") from exc
+
+    return remembered(recipe_scope(recipe.folder), "text", text, context, run)
 
 
 def merged_settings(settings: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,6 +183,8 @@ class _NotInThisFile:
     """`secrets` in a file not marked secret: it would be written 0644 and shown in diffs."""
 
     def _refuse(self, *_: Any) -> Any:
+        from jinja2 import TemplateError
+
         raise TemplateError(
             "`secrets` is only available in files marked `secret = true` "
             "(written 0600, masked in diffs); reference a .env value with `| env` instead"
@@ -175,23 +192,34 @@ class _NotInThisFile:
 
     __getattr__ = __getitem__ = get = __iter__ = __contains__ = _refuse
 
+    def __repr__(self) -> str:  # the same in every process: a render with it can be kept
+        return "<secrets: only in files marked secret>"
+
 
 def render_stack(inputs: StackInputs) -> list[RenderedFile]:
     """Every file of the stack, including the reverse-proxy snippet for the site's dialect."""
     recipe = inputs.recipe
     context = full_context(inputs)
-    env = environment(recipe.folder)
     rendered = []
     for spec in recipe.files:
         if not evaluate(recipe, spec.when, context):
             continue
         values = context if spec.secret else {**context, "secrets": _NotInThisFile()}
-        try:
-            text = env.get_template(spec.template).render(**values)
-        except TemplateError as exc:
-            raise RecipeError(
-                f"recipe {recipe.name}: template {spec.template} failed: {exc}"
-            ) from exc
+
+        def run(template: str = spec.template, values: dict[str, Any] = values) -> str:
+            from jinja2 import TemplateError
+
+            try:
+                return environment(recipe.folder).get_template(template).render(**values)
+            except TemplateError as exc:
+                raise RecipeError(
+                    f"recipe {recipe.name}: template {template} failed: {exc}"
+                ) from exc
+
+        if spec.secret:  # its template sees the secrets: rendered each time, never kept
+            text = run()
+        else:
+            text = remembered(recipe_scope(recipe.folder), "template", spec.template, values, run)
         rendered.append(
             RenderedFile(spec.path, text, 0o600 if spec.secret else spec.mode, spec.secret)
         )

@@ -116,7 +116,7 @@ def test_a_terminal_or_forced_colour_goes_to_rich(monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["recipes"], ["secrets", "show", "ente"], ["plan", "ente"]])
-def test_engine_free_commands_load_neither_rich_nor_typer(argv, tmp_path, site_file):
+def test_engine_free_commands_load_neither_rich_typer_nor_jinja(argv, tmp_path, site_file):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env["STACKCTL_CONFIG"] = str(site_file())  # a long stacks path: a title wider than its table
     env.pop("COLUMNS", None)
@@ -125,12 +125,12 @@ def test_engine_free_commands_load_neither_rich_nor_typer(argv, tmp_path, site_f
         "try:\n    from stackctl.entry import main; main()\nexcept SystemExit: pass\n"
         "sys.stderr.write(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
     )
-    for _ in range(2):  # the first run describes the CLI with typer
+    for _ in range(2):  # the first run describes the CLI with typer, and renders with Jinja
         done = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, env=env
         )
     loaded = set(done.stderr.split())
-    assert done.stdout and not loaded & {"rich", "typer", "click"}
+    assert done.stdout and not loaded & {"rich", "typer", "click", "jinja2"}
     assert not loaded & {"docker", "python_on_whales", "pydantic"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 
 def _render_all(tmp_path, run_cli) -> dict[str, bytes]:
     assert run_cli("render", "ente").exit_code == 0
@@ -10,10 +12,12 @@ def _render_all(tmp_path, run_cli) -> dict[str, bytes]:
 
 
 def _new_command() -> None:
-    """Forget the template environments one process keeps (each knows its cache folder)."""
-    from stackctl import render
+    """Forget the template environments one process keeps (each knows its cache folder),
+    and what rendering gave (so the next render loads the compiled templates)."""
+    from stackctl import render, render_memo
     from stackctl.proxy import templating
 
+    render_memo.forget()
     render.environment.cache_clear()
     render._expression.cache_clear()
     render._text.cache_clear()
@@ -34,6 +38,7 @@ def test_compiled_templates_are_kept_and_a_damaged_entry_is_compiled_again(
     for entry in entries:
         entry.write_bytes(entry.read_bytes()[:40] + b"\x00damaged")
     _new_command()  # templates loaded from the cache again
+    shutil.rmtree(cache / "stackctl" / "rendered")
     for path in first:
         (tmp_path / path).unlink()
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from stackctl import paths
-from stackctl.template_cache import bytecode_cache
+from stackctl.render_memo import core_scope, remembered
+
+if TYPE_CHECKING:  # Jinja is loaded only when a config renders that was not kept
+    from jinja2 import Environment
 
 
 def _quoted(value: str) -> str:
@@ -43,6 +44,10 @@ def _xml_attribute(value: Any) -> str:
 
 @cache
 def environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from stackctl.template_cache import bytecode_cache
+
     env = Environment(
         loader=FileSystemLoader(paths.templates_dir()),
         undefined=StrictUndefined,
@@ -64,5 +69,7 @@ def environment() -> Environment:
 
 
 def render_template(name: str, **context: Any) -> str:
-    text = environment().get_template(f"proxy/{name}").render(**context)
-    return text.rstrip("\n") + "\n"
+    def run() -> str:
+        return environment().get_template(f"proxy/{name}").render(**context)
+
+    return remembered(core_scope(), "proxy", name, context, run).rstrip("\n") + "\n"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,14 +132,17 @@ class _Declined(Exception):
     """The arguments need typer: help, completion, a usage error, or a shape not described."""
 
 
-@dataclass(frozen=True)
 class Call:
     """A command resolved from the arguments: the root options, then each function to call
-    (the groups' callbacks first, as click calls them) with its keyword arguments."""
+    (the groups' callbacks first, as click calls them) with its keyword arguments. A plain
+    class: a dataclass costs a good part of a millisecond to make at every start."""
 
-    config: Path | None
-    verbose: int
-    calls: tuple[tuple[str, dict[str, Any]], ...]
+    def __init__(
+        self, config: Path | None, verbose: int, calls: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        self.config = config
+        self.verbose = verbose
+        self.calls = calls
 
     def run(self) -> Any:
         from stackctl.commands import options
@@ -154,11 +156,11 @@ class Call:
         return result
 
 
-@dataclass(frozen=True)
 class Invocation:
     """What a group's callback reads of typer's context: the subcommand that follows it."""
 
-    invoked_subcommand: str | None
+    def __init__(self, invoked_subcommand: str | None) -> None:
+        self.invoked_subcommand = invoked_subcommand
 
 
 def resolve(root: Node, argv: list[str]) -> Call | None:
@@ -197,7 +199,7 @@ def _resolve(root: Node, argv: list[str]) -> Call:
         _assign(node["params"], positional, given)
         calls.extend(_call(node, given, None))
     config = root_values.get("config")
-    return Call(config and Path(config), root_values.get("verbose", 0), tuple(calls))
+    return Call(config and Path(config), root_values.get("verbose", 0), calls)
 
 
 def _call(

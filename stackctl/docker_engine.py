@@ -9,19 +9,13 @@ The SDK is imported on first use, so `stackctl --help` stays fast.
 from __future__ import annotations
 
 import os
-import queue
-import select
-import shlex
-import shutil
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from stackctl.engine import (
     COMPOSE_FILE,
@@ -32,6 +26,11 @@ from stackctl.engine import (
     split_reference,
 )
 from stackctl.errors import EngineError
+
+if TYPE_CHECKING:  # the runner's modules load when it runs: a plan reads the socket only
+    import queue
+    import subprocess
+    import threading
 
 NOT_INSTALLED = "the docker command is not installed"
 NOT_INSTALLED_HINT = "install docker.io and the compose v2 plugin (`docker compose version`)"
@@ -313,6 +312,8 @@ class DockerEngine:
         With `compose_dir`, `container` is a service name (or "" for all) and the lines come
         from `docker compose logs`, prefixed with the container name.
         """
+        import subprocess
+
         if compose_dir is not None:
             argv = ["docker", "compose", "--project-directory", str(compose_dir)]
             argv += ["-f", str(compose_dir / COMPOSE_FILE), "logs", "--no-color"]
@@ -368,6 +369,9 @@ class Completed:
 
 def _spawn(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
     """Start a `docker` command: the one place stackctl starts a process."""
+    import shutil
+    import subprocess
+
     _debug("$ " + _shown(argv))
     if shutil.which(argv[0]) is None:
         raise EngineError(NOT_INSTALLED, NOT_INSTALLED_HINT)
@@ -385,6 +389,8 @@ def _run(
 ) -> Completed:
     """Run to the end. `attached` shares this terminal; a given `stdin`/`stdout` is streamed
     through (never held in memory); otherwise stdout is captured. stderr is always captured."""
+    import subprocess
+
     if attached:
         return Completed(argv, _spawn(argv).wait(), "", "")
     process = _spawn(
@@ -422,6 +428,8 @@ class _Collector:
 
 
 def _pump(source: Any, sink: Any, close: bool = False) -> threading.Thread:
+    import threading
+
     def copy() -> None:
         try:
             while chunk := source.read(_CHUNK):
@@ -530,6 +538,8 @@ def _unreachable(exc: BaseException) -> EngineError:
 
 
 def _shown(argv: list[str]) -> str:
+    import shlex
+
     # `-e KEY=value` may carry a secret: the debug line shows the key only
     return shlex.join(
         f"{a.split('=', 1)[0]}=…" if i and argv[i - 1] == "-e" else a for i, a in enumerate(argv)
@@ -538,6 +548,8 @@ def _shown(argv: list[str]) -> str:
 
 def _follow(stream: Any, deadline: float | None) -> Iterator[bytes]:
     """Whatever arrived, as soon as it arrived, until EOF or the deadline."""
+    import select
+
     while True:
         if deadline is not None:
             remaining = deadline - time.monotonic()
@@ -551,6 +563,9 @@ def _follow(stream: Any, deadline: float | None) -> Iterator[bytes]:
 
 def _drain(stream: Any) -> Iterator[bytes]:
     """Large blocks, read by a thread so the pipe keeps flowing while the caller works."""
+    import queue
+    import threading
+
     blocks: queue.Queue[bytes] = queue.Queue(maxsize=8)
 
     def reader() -> None:

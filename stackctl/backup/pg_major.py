@@ -135,6 +135,16 @@ def refusal_warning(stack_name: str, changes: list[MajorChange]) -> str:
 def refuse_major_changes(plan: StackPlan) -> None:
     if plan.major_changes:
         raise refusal(plan.stack.name, list(plan.major_changes))
+    from stackctl.backup.pg_upgrade import work_dir
+
+    work = work_dir(plan.stack)
+    halfway = sorted(work.glob("*.switch.json")) if work.is_dir() else []
+    if halfway:  # a data folder may be missing: a deploy would start on an empty one
+        raise StackctlError(
+            f"{plan.stack.name}: a pg-upgrade was stopped while it switched data folders "
+            f"({', '.join(p.name for p in halfway)} in {work})",
+            f"`stackctl run {plan.stack.name} {ACTION}` finishes the switch, then deploys",
+        )
 
 
 def _as_number(major: str) -> float:

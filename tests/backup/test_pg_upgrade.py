@@ -249,6 +249,10 @@ def test_a_run_killed_during_the_switch_finishes_it(run_cli, world):
     entry = {"folder": str(data), "fresh": str(fresh), "kept": str(kept)}
     (work / "web.switch.json").write_text(json.dumps(entry))
     world["pin"](NEW)
+    # a deploy would start Postgres on an empty folder where the data folder is missing
+    refused = run_cli("deploy", "greeter")
+    assert refused.exit_code == 1 and "stopped while it switched" in refused.stderr
+    assert not data.exists()
     done = run_cli("run", "greeter", "pg-upgrade")
     assert done.exit_code == 0, done.stderr
     assert (data / "PG_VERSION").read_text() == "17\n"

@@ -9,6 +9,9 @@ stand-in) is healthy on the new server and every row is there.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -30,6 +33,11 @@ def psql(sql: str, database: str = "$POSTGRES_DB") -> str:
     return done.stdout.strip()
 
 
+def pin_next(ente_site: dict) -> None:
+    site = ente_site["path"]
+    site.write_text(site.read_text().replace(TEST_IMAGES["postgres"], POSTGRES_NEXT))
+
+
 def test_a_major_change_is_refused_then_upgraded(ente_site, run_cli, capsys):
     deploy_json(run_cli)
     psql("CREATE TABLE probe (id int PRIMARY KEY, note text)")
@@ -46,8 +54,7 @@ def test_a_major_change_is_refused_then_upgraded(ente_site, run_cli, capsys):
     assert psql("SHOW server_version").startswith("15.")
     folder = ente_site["data"] / "postgres-data"
 
-    site = ente_site["path"]
-    site.write_text(site.read_text().replace(TEST_IMAGES["postgres"], POSTGRES_NEXT))
+    pin_next(ente_site)
     refused = run_cli("deploy", "ente")
     assert refused.exit_code == 1
     said = " ".join(refused.stderr.split())
@@ -87,3 +94,38 @@ def test_a_major_change_is_refused_then_upgraded(ente_site, run_cli, capsys):
 
     again = deploy_json(run_cli)  # the new pin now deploys as usual, changing nothing
     assert not again["containers_changed"]
+
+
+def test_an_upgrade_killed_while_loading_starts_over(ente_site, run_cli, capsys):
+    deploy_json(run_cli)
+    psql(
+        "CREATE TABLE probe AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 50000) g"
+    )
+    before = psql("SELECT count(*), sum(length(note)) FROM probe")
+    folder = ente_site["data"] / "postgres-data"
+    pin_next(ente_site)
+    temporary = f"{DB}-pg17"
+    command = [sys.executable, "-m", "stackctl", "run", "ente", "pg-upgrade"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if docker("ps", "-q", "--filter", f"name={temporary}").stdout.strip():
+                break  # the new server runs: the dump is being loaded, or about to be
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        left = bool(docker("ps", "-aq", "--filter", f"name={temporary}").stdout.strip())
+        with capsys.disabled():  # run_cli captures the test's output
+            print(f"pg-upgrade killed {'with its new server running' if left else 'before it'}")
+        assert left, "the run ended before the new server started: nothing was interrupted"
+        assert (folder / "PG_VERSION").read_text().strip() == "15"  # untouched
+        done = run_cli("run", "ente", "pg-upgrade")
+    finally:
+        docker("rm", "-f", temporary, check=False)
+    assert done.exit_code == 0, done.stderr
+    assert psql("SHOW server_version").startswith("17.")
+    assert psql("SELECT count(*), sum(length(note)) FROM probe") == before
+    assert len(list(folder.parent.glob("postgres-data.pg15-*"))) == 1
+    assert not folder.with_name("postgres-data.pg17-new").exists()
+    assert not docker("ps", "-aq", "--filter", f"name={temporary}").stdout.strip()

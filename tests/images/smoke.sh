@@ -11,7 +11,7 @@
 # bridge addresses.
 set -euo pipefail
 
-ALL=(postgres socat minio-standin museum-standin ente-web-standin ente-cli-standin jellyfin-standin
+ALL=(postgres postgres17 socat minio-standin museum-standin ente-web-standin ente-cli-standin jellyfin-standin
     redis mastodon-standin mariadb etherpad wbo)
 if [ $# -gt 0 ]; then
     SELECTED=("$@")
@@ -129,6 +129,31 @@ test_postgres() {
     grep -q 'superuser password is not specified' <<<"$out" ||
         problem "missing POSTGRES_PASSWORD not reported: $out" || return 1
     say "refuses to init without POSTGRES_PASSWORD"
+}
+
+# --------------------------------------------------------------- postgres17
+
+# The next major, from trixie: it writes a 17 folder, and a 15 server refuses
+# that folder (why deploy refuses a major change and pg-upgrade exists).
+test_postgres17() {
+    local data="$WORK/pg17" out
+    mkdir -p "$data"
+    run pg17 -e POSTGRES_PASSWORD=p -v "$data:/var/lib/postgresql/data" stackctl-test/postgres:17
+    wait_for 60 docker exec "$RUN_ID-pg17" pg_isready -h 127.0.0.1 -U postgres ||
+        problem "postgres:17 never became ready" || return 1
+    out="$(docker exec "$RUN_ID-pg17" psql -U postgres -Atc 'show server_version')"
+    [ "${out%%.*}" = 17 ] || problem "server_version is $out" || return 1
+    [ "$(cat "$data/PG_VERSION")" = 17 ] || problem "PG_VERSION is not 17" || return 1
+    say "server_version $out; PG_VERSION 17"
+    docker stop "$RUN_ID-pg17" >/dev/null
+    out="$(docker run --rm --label "$RUN_ID" -v "$data:/var/lib/postgresql/data" \
+        stackctl-test/postgres:15 2>&1)" && {
+        problem "postgres:15 started on a 17 folder"
+        return 1
+    }
+    grep -q 'incompatible with server' <<<"$out" ||
+        problem "no 'incompatible with server' from 15 on a 17 folder: $out" || return 1
+    say "postgres:15 refuses the 17 folder: database files are incompatible"
 }
 
 # -------------------------------------------------------------------- socat

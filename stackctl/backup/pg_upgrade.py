@@ -124,7 +124,7 @@ def _upgrade_one(
 ) -> Upgraded:
     spec = stack.recipe.service(change.service).backup
     assert spec is not None
-    old = _old_server(stack, engine, change, wait_seconds)
+    old = _old_server(stack, engine, change, spec, wait_seconds)
     mounts, environment = _server_config(engine, old, change.folder, spec)
     dump = work / f"{change.service}{dumps.SUFFIX}"
     what = f"{change.service} (Postgres {change.data_major})"
@@ -184,7 +184,9 @@ def _upgrade_one(
     )
 
 
-def _old_server(stack: Stack, engine: Engine, change: MajorChange, wait_seconds: int) -> str:
+def _old_server(
+    stack: Stack, engine: Engine, change: MajorChange, spec: BackupSpec, wait_seconds: int
+) -> str:
     """The old server's container, started from the compose file on disk when it is down."""
     container = stack.names.container(change.service)
     found = {c.service: c for c in engine.project_containers(stack.names.project)}
@@ -201,14 +203,8 @@ def _old_server(stack: Stack, engine: Engine, change: MajorChange, wait_seconds:
                 f"{stack.dir}/docker-compose.yml must still name a Postgres "
                 f"{change.data_major} image for the dump; see `docker logs {container}`",
             ) from exc
-    _wait_ready(engine, container, dumps.ready_argv(_spec(stack, change)), wait_seconds)
+    _wait_ready(engine, container, dumps.ready_argv(spec), wait_seconds)
     return container
-
-
-def _spec(stack: Stack, change: MajorChange) -> BackupSpec:
-    spec = stack.recipe.service(change.service).backup
-    assert spec is not None
-    return spec
 
 
 def _server_config(
@@ -299,7 +295,7 @@ def count_rows(engine: Engine, container: str, spec: BackupSpec) -> dict[str, in
 
 
 def compare_counts(before: dict[str, int], after: dict[str, int]) -> list[str]:
-    """Every table whose count differs (or that one side lacks), said as `table (a ≠ b)`."""
+    """Every table whose count differs (or that one side lacks), with both counts."""
     return [
         f"{table} ({before.get(table, 'missing')} before, {after.get(table, 'missing')} after)"
         for table in sorted({*before, *after})

@@ -66,7 +66,9 @@ usage() {
     sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     printf '\nimages: debian'
     local entry
-    for entry in "${IMAGES[@]}"; do printf ' %s' "${entry%%=*}"; done
+    # one name per folder (postgres builds two majors)
+    for entry in "${IMAGES[@]}"; do printf '%s\n' "${entry%%=*}"; done | uniq | tr '\n' ' ' |
+        sed 's/^/ /; s/ $//'
     printf '\n'
 }
 

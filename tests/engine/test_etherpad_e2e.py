@@ -173,7 +173,7 @@ def socketio(world, port: int, path: str):
     return connect(
         f"wss://{HOST}:{port}{path}",
         sock=sock,
-        ssl=world.context(),
+        ssl=harness.sync_client_context(world.context()),
         server_hostname=HOST,
         open_timeout=60,  # a loaded test machine answers slowly
     )

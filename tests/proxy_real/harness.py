@@ -349,13 +349,35 @@ def _continue(sock: socket.socket) -> Reply | None:
 
 
 def websocket_echo(port: int, host: str, path: str, context: ssl.SSLContext, text: str) -> str:
-    from websockets.sync.client import connect as ws_connect
+    """Open a websocket through the proxy, send `text` and return the first message back.
+
+    With websockets' asyncio client, on one thread. The sync client reads the TLS connection
+    in a thread of its own while the caller's thread writes to it, and OpenSSL does not allow
+    one connection to be used from two threads at once: when Apache's TLS 1.3 session tickets
+    arrive while the upgrade request is written, the client's TLS state breaks (3 upgrades in
+    800 through Apache; Apache logged "bad record type", or waited for the request until its
+    Timeout while the client timed out in the handshake). One thread cannot race itself.
+    """
+    return asyncio.run(_websocket_echo(port, host, path, context, text))
+
+
+def sync_client_context(context: ssl.SSLContext) -> ssl.SSLContext:
+    """`context` for websockets' sync client through a proxy: TLS 1.2, which sends nothing
+    after the handshake that could race with the client's first write (see websocket_echo)."""
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+async def _websocket_echo(
+    port: int, host: str, path: str, context: ssl.SSLContext, text: str
+) -> str:
+    from websockets.asyncio.client import connect as ws_connect
 
     sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(CLIENT_IP, 0))
     uri = f"wss://{host}:{port}{path}"
-    with ws_connect(uri, sock=sock, ssl=context, server_hostname=host, open_timeout=10) as ws:
-        ws.send(text)
-        return ws.recv(timeout=10)
+    async with ws_connect(uri, sock=sock, ssl=context, server_hostname=host, open_timeout=10) as ws:
+        await ws.send(text)
+        return str(await asyncio.wait_for(ws.recv(), 10))
 
 
 def wait_port(port: int, process: subprocess.Popen, log: Path | None, timeout: float = 15) -> None:

@@ -72,12 +72,7 @@ def running(world, echo):
 
 
 def ws(world, port: int, host: str, path: str) -> str:
-    try:
-        return harness.websocket_echo(port, host, path, world.context(), "hello")
-    except TimeoutError:
-        # Seen intermittently on Apache's first upgrade of a run (handshake never answered,
-        # the next attempt fine): not yet explained; a second failure still fails the test.
-        return harness.websocket_echo(port, host, path, world.context(), "hello")
+    return harness.websocket_echo(port, host, path, world.context(), "hello")
 
 
 def get(world, port: int, host: str, path: str) -> harness.Reply:

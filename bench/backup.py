@@ -61,13 +61,14 @@ with open(partial, "wb") as raw:
     _add_dump(writer, engine, source, spec, "dumps/bench/db.sql", work)
     writer.finish({})
     raw.flush()
+    written = time.perf_counter()
     os.fsync(raw.fileno())
-written = time.perf_counter()
+synced = time.perf_counter()
 verify(partial, keys, writer.file_key)
 os.replace(partial, final)
 done = time.perf_counter()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(written - started, done - written, peak)
+print(written - started, synced - written, done - synced, peak)
 """
 
 TABLES = ("statuses", "accounts", "media_attachments", "notifications", "follows")
@@ -167,9 +168,9 @@ def tools(work: Path, container: str) -> tuple[float, float]:
     return time.perf_counter() - started, _cpu() - cpu
 
 
-def ours(work: Path, container: str) -> tuple[float, float, float, float, int]:
-    """Seconds, CPU seconds, (writing, read-back) seconds and peak RSS (KiB) of a backup in a
-    fresh interpreter (its start-up counts: `stackctl backup` has one too)."""
+def ours(work: Path, container: str) -> tuple[float, float, float, float, float, int]:
+    """Seconds, CPU seconds, (writing, fsync, read-back) seconds and peak RSS (KiB) of a
+    backup in a fresh interpreter (its start-up counts: `stackctl backup` has one too)."""
     cpu, started = _cpu(), time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(work), container],
@@ -179,8 +180,8 @@ def ours(work: Path, container: str) -> tuple[float, float, float, float, int]:
         env=INSTALLED,
     )
     total, used = time.perf_counter() - started, _cpu() - cpu
-    writing, reading, peak = done.stdout.split()
-    return total, used, float(writing), float(reading), int(peak)
+    writing, syncing, reading, peak = done.stdout.split()
+    return total, used, float(writing), float(syncing), float(reading), int(peak)
 
 
 def main() -> None:
@@ -223,9 +224,9 @@ def main() -> None:
                 f"  tar|zstd  median {tool_s:5.2f} s  best {tool_best:5.2f} s  "
                 f"{median(theirs, 1):5.2f} CPU s\n"
                 f"  stackctl  median {our_s:5.2f} s  best {our_best:5.2f} s  "
-                f"{median(mine, 1):5.2f} CPU s  (writing {median(mine, 2):.2f} s, read-back "
-                f"{median(mine, 3):.2f} s, the rest start-up)  "
-                f"peak RSS {max(run[4] for run in mine) / 1024:.0f} MiB\n"
+                f"{median(mine, 1):5.2f} CPU s  (writing {median(mine, 2):.2f} s, fsync "
+                f"{median(mine, 3):.2f} s, read-back {median(mine, 4):.2f} s, the rest start-up)"
+                f"  peak RSS {max(run[5] for run in mine) / 1024:.0f} MiB\n"
                 f"  ratio {tool_s / our_s:.2f}x of tar|zstd throughput (best runs "
                 f"{tool_best / our_best:.2f}x, CPU {median(theirs, 1) / median(mine, 1):.2f}x); "
                 f"archives {(work / 'plain.tar.zst').stat().st_size / 1e6:.0f} MB vs "

@@ -227,14 +227,15 @@ class Encryptor:
         self._buffer = bytearray()
         self._counter = 0
 
-    def _seal(self, chunk: bytes | memoryview, last: bool) -> None:
+    def _seal(self, chunk: bytes | memoryview, last: bool) -> bytes:
         nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-        self._out.write(self._aead.encrypt(nonce, chunk, None))
         self._counter += 1
+        return self._aead.encrypt(nonce, chunk, None)
 
     def write(self, data: bytes) -> int:
         # a chunk is sealed only once more bytes follow it: the last one is sealed differently
         view = memoryview(data).cast("B")
+        sealed = []
         if self._buffer:
             room = CHUNK - len(self._buffer)
             if len(view) <= room:
@@ -242,16 +243,18 @@ class Encryptor:
                 return len(data)
             self._buffer += view[:room]
             view = view[room:]
-            self._seal(bytes(self._buffer), last=False)
+            sealed.append(self._seal(bytes(self._buffer), last=False))
             self._buffer = bytearray()
         while len(view) > CHUNK:
-            self._seal(view[:CHUNK], last=False)
+            sealed.append(self._seal(view[:CHUNK], last=False))
             view = view[CHUNK:]
         self._buffer += view
+        if sealed:  # one write for all: fewer trips through the GIL on a busy machine
+            self._out.write(b"".join(sealed))
         return len(data)
 
     def close(self) -> None:
-        self._seal(bytes(self._buffer), last=True)
+        self._out.write(self._seal(bytes(self._buffer), last=True))
         self._buffer = bytearray()
 
     def flush(self) -> None:  # a stream's flush; sealing waits for close

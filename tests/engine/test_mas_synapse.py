@@ -404,17 +404,38 @@ def test_an_existing_synapse_with_stackctls_block_delegates(
         docker("rm", "-f", container, check=False)
 
 
+def standin_received(since: str) -> list[dict[str, str]]:
+    """The MAS stand-in's `stand-in received k=v ...` log lines since `since`."""
+    logs = docker("logs", "--since", since, NAMES.container("mas"), check=False)
+    found = []
+    for line in (logs.stdout + logs.stderr).splitlines():
+        if " stand-in received " in line:
+            fields = line.split(" stand-in received ", 1)[1].split()
+            found.append(dict(field.split("=", 1) for field in fields))
+    return found
+
+
+def login_json(password: str, padding: int = 0) -> bytes:
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "admin"},
+        "password": password,
+    }
+    if padding:
+        body["padding"] = "p" * padding  # a field MAS ignores; only the size matters
+    return json.dumps(body).encode()
+
+
 @pytest.mark.proxies
-def test_through_real_nginx_and_apache_logins_reach_mas_and_sync_reaches_synapse(
-    mas, run_cli, world
-):
-    """The rendered proxy config, unchanged, in front of the deployed stack: real Synapse,
-    the MAS stand-in."""
+def test_through_real_proxies_logins_reach_mas_and_sync_reaches_synapse(mas, run_cli, world):
+    """The rendered proxy config, unchanged, in nginx, Apache, Caddy and HAProxy in front of
+    the deployed stack: real Synapse, the MAS stand-in (HTTP/1.1, as MAS). The compat login is
+    POSTed through the proxy with `Expect: 100-continue`, as curl sends it; the stand-in logs
+    what reached it."""
     from stackctl.recipe import get_recipe
     from stackctl.render import stack_vhosts
     from stackctl.settings import parse_site, stack_settings
     from tests.proxy_real import harness
-    from tests.proxy_real.conftest import server_for
 
     deploy(run_cli)
     password = run_cli("extract", "mas", "admin-password").stdout.strip()
@@ -422,39 +443,58 @@ def test_through_real_nginx_and_apache_logins_reach_mas_and_sync_reaches_synapse
     recipe = get_recipe("mas")
     settings = stack_settings(site, "mas", recipe.settings, ["mas"])
     hosts = stack_vhosts(recipe, site, settings)
-    # a token from MAS's compat login, asked directly (the stand-in speaks HTTP/1.0, which
-    # a proxied `Expect: 100-continue` POST does not suit)
-    code, login, _ = http(
-        f"http://127.0.0.1:{mas['ports']['port']}/_matrix/client/v3/login",
-        "POST",
-        {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "admin"},
-         "password": password},
-    )  # fmt: skip
-    assert code == 200, login
-    token = login["access_token"]
-    for dialect in ("nginx", "apache"):
+    for dialect in ("nginx", "apache", "caddy", "haproxy"):
         if not harness.have(harness.E2E_DIALECTS[dialect]):
             pytest.fail(f"{dialect} is not installed")
-        server = server_for(world, dialect, hosts, f"mas-e2e-{dialect}", "mas", fresh_ports=True)
-        server.start()
-        try:
-            port = server.extra["site"].https_port
+        _through_proxy(world, dialect, hosts, password)
 
-            def get(host, path, token="", port=port):
-                headers = {"Authorization": f"Bearer {token}"} if token else {}
-                return harness.request(port, host, path, world.context(), headers=headers)
 
-            for version in ("v3", "r0"):
-                flows = get("matrix.test.lan", f"/_matrix/client/{version}/login")
-                assert flows.status == 200 and flows.headers["X-Mas-Standin"] == "1", dialect
-            sync = get("matrix.test.lan", "/_matrix/client/v3/sync?timeout=0", token=token)
-            assert sync.status == 200 and "next_batch" in sync.json(), (dialect, sync.body[:300])
-            assert "X-Mas-Standin" not in sync.headers
-            me = get("matrix.test.lan", "/_matrix/client/v3/account/whoami", token=token)
-            assert me.json()["user_id"] == "@admin:test.lan"
-            auth = get("auth.test.lan", "/")
-            assert auth.status == 200 and auth.headers["X-Mas-Standin"] == "1"
-            known = get("test.lan", "/.well-known/matrix/client")
-            assert known.json()["m.homeserver"]["base_url"] == "https://matrix.test.lan/"
-        finally:
-            server.stop()
+def _through_proxy(world, dialect: str, hosts, password: str) -> None:
+    from tests.proxy_real import harness
+    from tests.proxy_real.conftest import server_for
+
+    server = server_for(world, dialect, hosts, f"mas-e2e-{dialect}", "mas", fresh_ports=True)
+    checked = server.check()
+    assert checked.returncode == 0, (dialect, checked.stdout + checked.stderr)
+    server.start()
+    try:
+        port = server.extra["site"].https_port
+
+        def call(host, path, token="", body=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            method = "POST" if body is not None else "GET"
+            return harness.request(port, host, path, world.context(), method, body, headers=headers)
+
+        since = f"{time.time():.3f}"  # the proxy before this one made Synapse introspect too
+        small, large = login_json(password), login_json(password, padding=6 * 1024 * 1024)
+        tokens = []
+        for version, body in (("v3", small), ("r0", small), ("v3", large)):
+            login = call("matrix.test.lan", f"/_matrix/client/{version}/login", body=body)
+            assert login.status == 200, (dialect, version, login.status, login.body[:300])
+            assert login.headers["X-Mas-Standin"] == "1", dialect
+            tokens.append(login.json()["access_token"])
+        posts = [r for r in standin_received(since) if r["path"].endswith("/login")]
+        assert [(r["path"], r["status"], int(r["body_bytes"])) for r in posts] == [
+            ("/_matrix/client/v3/login", "200", len(small)),
+            ("/_matrix/client/r0/login", "200", len(small)),
+            ("/_matrix/client/v3/login", "200", len(large)),
+        ], (dialect, posts)
+        for received in posts:
+            assert received["host"].split(":")[0] == "matrix.test.lan", (dialect, received)
+            assert received["x_forwarded_proto"] == "https", (dialect, received)
+
+        # the token MAS issued through the proxy works on the real Synapse through it too
+        token = tokens[0]
+        sync = call("matrix.test.lan", "/_matrix/client/v3/sync?timeout=0", token=token)
+        assert sync.status == 200 and "next_batch" in sync.json(), (dialect, sync.body[:300])
+        assert "X-Mas-Standin" not in sync.headers
+        me = call("matrix.test.lan", "/_matrix/client/v3/account/whoami", token=token)
+        assert me.json()["user_id"] == "@admin:test.lan", (dialect, me.body[:300])
+        auth = call("auth.test.lan", "/")
+        assert auth.status == 200 and auth.headers["X-Mas-Standin"] == "1", dialect
+        known = call("test.lan", "/.well-known/matrix/client")
+        assert known.json()["m.homeserver"]["base_url"] == "https://matrix.test.lan/", dialect
+    finally:
+        server.stop()

@@ -193,6 +193,7 @@ class Backend:
                     "host": headers.get("host"),
                     "headers": headers,
                     "body_len": len(body),
+                    "body_sha256": hashlib.sha256(body).hexdigest(),
                 }
                 self.requests.append(record)
                 payload = json.dumps(record).encode()

@@ -1,4 +1,4 @@
-"""MAS's rendered routes through real nginx and Apache.
+"""MAS's rendered routes through real nginx, Apache, Caddy and HAProxy.
 
 The snippets come from the recipe (`stack_vhosts`, then `stackctl.proxy.render`); only the
 upstream addresses are swapped for two echo backends, one where MAS listens and one where
@@ -8,6 +8,8 @@ Synapse does, so every request shows which of them it reached and with which hea
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +22,7 @@ from tests.proxy_real.conftest import server_for
 
 pytestmark = pytest.mark.proxies
 
-DIALECTS = ["nginx", "apache"]
+DIALECTS = ["nginx", "apache", "caddy", "haproxy"]
 DOMAIN = "matrix.test"
 
 
@@ -57,6 +59,8 @@ def running(world, backends):
             pytest.skip(f"{dialect} is not installed")
         hosts = mas_hosts(backends)
         server = server_for(world, dialect, hosts, f"mas-{dialect}", "mas", fresh_ports=True)
+        checked = server.check()  # the server's own config test (nginx -t, caddy validate, ...)
+        assert checked.returncode == 0, (dialect, checked.stdout + checked.stderr)
         try:
             server.start()
         except RuntimeError as exc:
@@ -105,6 +109,38 @@ def test_compat_logins_reach_mas_and_the_rest_reaches_synapse(world, running, di
     body = b"x" * (40 * 1024 * 1024)
     backend, _ = reached(world, port, homeserver, "/_matrix/media/v3/upload", "POST", body)
     assert backend == "synapse"
+
+
+def login_body(padding: int = 0) -> bytes:
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "admin"},
+        "password": "correct horse battery staple",
+    }
+    if padding:
+        body["padding"] = "p" * padding  # an unknown field: the size is what is tested
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_login_post_reaches_mas_whole_with_host_and_scheme(world, running, dialect):
+    """The compat login is a POST (with `Expect: 100-continue`, as curl sends it): MAS gets
+    the JSON body byte for byte, the Host the client asked for and `X-Forwarded-Proto: https`;
+    a body of several MB passes too, which nginx's 1 MB default would refuse."""
+    port = running(dialect)
+    homeserver = f"matrix.{DOMAIN}"
+    for path, body in (
+        ("/_matrix/client/v3/login", login_body()),
+        ("/_matrix/client/r0/login", login_body()),
+        ("/_matrix/client/v3/login", login_body(padding=6 * 1024 * 1024)),
+    ):
+        backend, answer = reached(world, port, homeserver, path, "POST", body)
+        assert (backend, answer["method"], answer["path"]) == ("mas", "POST", path), dialect
+        assert answer["body_len"] == len(body), (dialect, answer["body_len"])
+        assert answer["body_sha256"] == hashlib.sha256(body).hexdigest(), dialect
+        headers = answer["headers"]
+        assert headers["host"].split(":")[0] == homeserver, (dialect, headers["host"])
+        assert headers["x-forwarded-proto"] == "https", (dialect, headers)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -35,6 +35,7 @@ class DeployReport:
     containers_changed: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
     dumps_loaded: list[str] = field(default_factory=list)
+    objects_put: dict[str, int] = field(default_factory=dict)  # service -> restored objects
 
     @property
     def stack(self) -> str:
@@ -51,6 +52,7 @@ class DeployReport:
             or [s for s in self.steps if s.outcome in ("changed", "done")]
             or self.containers_changed
             or self.dumps_loaded
+            or self.objects_put
         )
 
 
@@ -162,6 +164,16 @@ def deploy(
         stack, engine, wait_seconds, lambda s: console.step(f"loading the restored dump of {s}")
     )
     context = StepContext(stack, engine, plan.network, plan.secrets)
+    from stackctl.backup.s3_backup import pending_objects, put_back_pending_objects
+
+    if pending_objects(stack):  # restored objects, back in their S3 server before the app starts
+        report.objects_put = put_back_pending_objects(
+            stack,
+            engine,
+            context,
+            wait_seconds,
+            lambda s, n: console.step(f"putting {n} restored objects back into {s}"),
+        )
     # every step goes to run_steps, which skips (and reports) the ones done earlier
     before = tuple(s for s in plan.active_steps if s.phase == "before-up")
     after = tuple(s for s in plan.active_steps if s.phase == "after-up")

@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -28,29 +30,67 @@ def _sign(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
 
-def signed_headers(
-    endpoint: S3Endpoint, method: str, path: str, payload_hash: str, now: dt.datetime
+def quote(text: str, safe: str = "") -> str:
+    """SigV4's URI encoding: everything but the unreserved characters (and `safe`)."""
+    return urllib.parse.quote(text, safe=safe)
+
+
+def canonical_query(query: Mapping[str, str]) -> str:
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in sorted(query.items()))
+
+
+def signature_headers(
+    endpoint: S3Endpoint,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    payload_hash: str,
+    now: dt.datetime,
 ) -> dict[str, str]:
-    """SigV4 headers for a path-style request with no query string."""
+    """`headers` (Host among them) with x-amz-date, x-amz-content-sha256 and the SigV4
+    Authorization added; every header given is signed. `path` is already URI-encoded."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     day = now.strftime("%Y%m%d")
-    host = f"{endpoint.host}:{endpoint.port}"
-    canonical_headers = f"host:{host}\nx-amz-content-sha256:{payload_hash}\nx-amz-date:{amz_date}\n"
-    signed = "host;x-amz-content-sha256;x-amz-date"
-    canonical_request = f"{method}\n{path}\n\n{canonical_headers}\n{signed}\n{payload_hash}"
+    signing = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
+    signing.update({"x-amz-content-sha256": payload_hash, "x-amz-date": amz_date})
+    names = sorted(signing)
+    canonical_headers = "".join(f"{n}:{signing[n]}\n" for n in names)
+    signed = ";".join(names)
+    canonical_request = "\n".join(
+        [method, path, canonical_query(query), canonical_headers, signed, payload_hash]
+    )
     scope = f"{day}/{endpoint.region}/s3/aws4_request"
-    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{digest}"
     key = _sign(
         _sign(_sign(_sign(f"AWS4{endpoint.secret_key}".encode(), day), endpoint.region), "s3"),
         "aws4_request",
     )
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     return {
-        "Host": host,
+        **headers,
         "x-amz-date": amz_date,
         "x-amz-content-sha256": payload_hash,
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={endpoint.access_key}/{scope}, SignedHeaders={signed}, Signature={signature}",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={endpoint.access_key}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}",
     }
+
+
+def signed_headers(
+    endpoint: S3Endpoint,
+    method: str,
+    path: str,
+    payload_hash: str,
+    now: dt.datetime,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """SigV4 headers for a path-style request to `endpoint`."""
+    host = {"Host": f"{endpoint.host}:{endpoint.port}"}
+    return signature_headers(
+        endpoint, method, path, query or {}, {**host, **(headers or {})}, payload_hash, now
+    )
 
 
 class S3Error(Exception):

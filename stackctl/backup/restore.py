@@ -5,7 +5,8 @@ manifest before anything on the server changes; a wrong key, a cut or an altered
 stops there. Putting back is journaled (`<stacks_root>/.stackctl-restore.json`), so a
 restore that was killed is finished by running it again. Database dumps land in the stack's
 `.stackctl/restore/` folder; the next deploy loads them into a fresh database before the
-app starts (stackctl/backup/load.py).
+app starts (stackctl/backup/load.py). S3 objects wait in `.stackctl/restore/s3/` and go
+back through the S3 API at the same moment (stackctl/backup/s3_backup.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RestoreReport:
     placed: list[str] = field(default_factory=list)
     kept_aside: list[str] = field(default_factory=list)
     dumps: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)  # "stack/service: N objects"
     skipped: list[str] = field(default_factory=list)
     site_config: Path | None = None
 
@@ -48,6 +50,7 @@ class RestoreReport:
             "placed": self.placed,
             "kept_aside": self.kept_aside,
             "dumps_to_load": self.dumps,
+            "objects_to_put": self.objects,
             "skipped": self.skipped,
             "site_config": str(self.site_config) if self.site_config else None,
         }
@@ -56,6 +59,7 @@ class RestoreReport:
         shown = [f"put back {p}" for p in self.placed]
         shown += [f"kept what was there as {p}" for p in self.kept_aside]
         shown += [f"{d}: the dump is loaded by the next deploy" for d in self.dumps]
+        shown += [f"{o}: put back through S3 by the next deploy" for o in self.objects]
         shown += [f"left out {s}" for s in self.skipped]
         return shown
 
@@ -176,6 +180,16 @@ def _put_back(
             pending.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.rename(staging / dump["member"], pending)
             report.dumps.append(f"{name}/{service}")
+        if entry.get("objects"):
+            # the whole s3/<stack> folder: every object and each service's index
+            from stackctl.backup.s3_backup import PENDING
+
+            pending = staged / PENDING
+            pending.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.rmtree(pending, ignore_errors=True)  # an older restore's, never loaded
+            os.rename(staging / "s3" / name, pending)
+            for service, objects in entry["objects"].items():
+                report.objects.append(f"{name}/{service}: {objects['objects']} objects")
         for path in entry.get("proxy", []):
             staged_file = staging / "proxy" / name / Path(path).relative_to("/")
             if Path(path).parent.is_dir():

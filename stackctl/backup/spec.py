@@ -1,7 +1,9 @@
 """How a recipe says each service is backed up: `[services.<name>.backup]`.
 
 A database is dumped out of its running container and loaded into a fresh one, never
-copied as a live folder; other data folders are copied as files, with the service stopped
+copied as a live folder; an S3 server's buckets are read and written back through the S3
+API (`s3-objects`, naming its `s3-buckets` step), never as its folder; other data folders
+are copied as files, with the service stopped
 where a live copy would be torn (SQLite), or left out (caches, search indexes). Every data
 folder a recipe declares is claimed by exactly one service, so nothing is forgotten.
 """
@@ -21,6 +23,7 @@ _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 METHODS = {
     "postgres-dump": "pg_dumpall out of the running container; loaded into a fresh one",
     "mariadb-dump": "mariadb-dump --single-transaction out of the running container",
+    "s3-objects": "every object of its buckets through the S3 API; put back before the app starts",
     "files": "the data folders, copied while the service runs",
     "files-stopped": "the data folders, copied with the service stopped",
     "exclude": "nothing: the data can be rebuilt (caches, indexes, transcodes)",
@@ -32,6 +35,9 @@ OPTIONS: schema.Schema = {
     "exclude": schema.optional(list),  # data_dirs it owns that are left out (logs, caches)
     "user_env": schema.optional(str),  # dumps: the container variable naming the admin user
     "password_env": schema.optional(str),  # mariadb-dump: the variable holding its password
+    # s3-objects: the `s3-buckets` bootstrap step whose server, credentials and buckets it uses
+    "step": schema.optional(str),
+    "buckets": schema.optional(list),  # s3-objects: some of that step's buckets (default: all)
 }
 
 
@@ -42,6 +48,8 @@ class BackupSpec:
     exclude: tuple[str, ...] = ()
     user_env: str = ""
     password_env: str = ""
+    step: str = ""
+    buckets: tuple[str, ...] = ()
 
     @property
     def is_dump(self) -> bool:
@@ -57,12 +65,15 @@ def parse(raw: Mapping[str, Any] | None) -> BackupSpec | None:
         exclude=tuple(str(d) for d in raw.get("exclude", ())),
         user_env=str(raw.get("user_env", "")),
         password_env=str(raw.get("password_env", "")),
+        step=str(raw.get("step", "")),
+        buckets=tuple(str(b) for b in raw.get("buckets", ())),
     )
 
 
 def check(raw: Mapping[str, Any], problem: Callable[[str, str], None]) -> None:
     """Every problem with the services' backup tables and the data folders they claim."""
     owners: dict[str, str] = {}
+    bucket_owners: dict[str, str] = {}
     data_dirs = [str(d) for d in raw.get("data_dirs", ())]
     for name, service in (raw.get("services") or {}).items():
         table = service.get("backup") if isinstance(service, Mapping) else None
@@ -85,6 +96,7 @@ def check(raw: Mapping[str, Any], problem: Callable[[str, str], None]) -> None:
             )
         if method != "postgres-dump" and "user_env" in table:
             problem(f"{where}.user_env", "only a postgres-dump takes a user variable")
+        _check_s3(raw, name, table, where, problem, bucket_owners)
         for key in ("user_env", "password_env"):
             if isinstance(table.get(key), str) and not _VARIABLE.match(table[key]):
                 problem(f"{where}.{key}", "must be an environment variable name")
@@ -103,6 +115,43 @@ def check(raw: Mapping[str, Any], problem: Callable[[str, str], None]) -> None:
                 "no service's backup claims it: add it to a service's `backup.data` "
                 f"(methods: {', '.join(METHODS)})",
             )
+
+
+def _check_s3(
+    raw: Mapping[str, Any],
+    service: str,
+    table: Mapping[str, Any],
+    where: str,
+    problem: Callable[[str, str], None],
+    bucket_owners: dict[str, str],
+) -> None:
+    """An `s3-objects` service names the `s3-buckets` step of its own S3 server."""
+    if table.get("method") != "s3-objects":
+        for key in ("step", "buckets"):
+            if key in table:
+                problem(f"{where}.{key}", "only an s3-objects backup takes it")
+        return
+    if not isinstance(table.get("step"), str):
+        problem(
+            f"{where}.step", "required: the id of the s3-buckets bootstrap step of this service"
+        )
+        return
+    steps = {s.get("id"): s for s in raw.get("bootstrap", ()) if isinstance(s, Mapping)}
+    step = steps.get(table["step"])
+    if step is None or step.get("kind") != "s3-buckets" or step.get("service") != service:
+        problem(
+            f"{where}.step",
+            f"names no s3-buckets bootstrap step of {service}: {table['step']!r}",
+        )
+        return
+    known = [str(b) for b in _list(step.get("buckets"))]
+    for bucket in _list(table.get("buckets")) or known:
+        if bucket not in known:
+            problem(f"{where}.buckets", f"{bucket!r} is not among step {table['step']}'s buckets")
+        elif bucket in bucket_owners:
+            problem(f"{where}.buckets", f"{bucket!r} is backed up by {bucket_owners[bucket]} too")
+        else:
+            bucket_owners[bucket] = service
 
 
 def _list(value: Any) -> list[Any]:

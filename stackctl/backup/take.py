@@ -2,8 +2,9 @@
 renamed only once it is whole and verified.
 
 Per stack: its folder (.env, secret files, .stackctl state and journal, rendered files),
-the proxy config installed for it, its data folders as its recipe declares them, and
-database dumps streamed out of the running containers; plus the site config and a
+the proxy config installed for it, its data folders as its recipe declares them,
+database dumps streamed out of the running containers, and S3 buckets' objects read
+through the S3 API (stackctl/backup/s3_backup.py); plus the site config and a
 manifest. A dump goes through a 0600 spool file beside the archive: a tar member's size
 comes before its bytes, and a dump's size is known only at its end.
 """
@@ -205,6 +206,7 @@ def _add_stack(
         },
         "proxy": proxy,
         "dumps": {},
+        "objects": {},
         "data_dirs": [],
         "excluded": [],
     }
@@ -216,18 +218,28 @@ def _add_stack(
         if spec.is_dump:
             if service.name not in active:
                 continue  # the service is off (its `when` does not hold): nothing live to dump
-            container = containers.get(service.name)
-            if container is None or container.state != "running":
-                raise EngineError(
-                    f"{name}'s {service.name} is not running, so its database cannot be dumped",
-                    f"start the stack (`stackctl deploy {name}`) and run the backup again",
-                )
+            container = _running_or_fail(
+                containers, name, service.name, "its database cannot be dumped"
+            )
             member = f"dumps/{name}/{service.name}{dumps.SUFFIX}"
             if on_dump:
                 on_dump(f"{name}/{service.name}")
             _add_dump(writer, engine, container.name, spec, member, spool_dir)
             entry["dumps"][service.name] = {"method": spec.method, "member": member}
             report.dumps.append(f"{name}/{service.name}")
+            continue
+        if spec.method == "s3-objects":
+            if service.name not in active:
+                continue
+            _running_or_fail(containers, name, service.name, "its objects cannot be read")
+            if on_dump:
+                on_dump(f"{name}/{service.name}")
+            from stackctl.backup import s3_backup
+
+            endpoint = s3_backup.endpoint_of(stack, engine, spec)
+            entry["objects"][service.name] = s3_backup.add_objects(
+                writer, stack, service.name, spec, endpoint
+            )
             continue
         folders = [d for d in spec.data if (stack.data_dir / d).exists()]
         if spec.method == "exclude" or not folders:
@@ -237,6 +249,16 @@ def _add_stack(
                 writer.add_tree(f"data/{name}/{folder}", stack.data_dir / folder)
                 entry["data_dirs"].append(folder)
     return entry
+
+
+def _running_or_fail(containers: dict[str, Any], stack: str, service: str, why: str) -> Any:
+    container = containers.get(service)
+    if container is None or container.state != "running":
+        raise EngineError(
+            f"{stack}'s {service} is not running, so {why}",
+            f"start the stack (`stackctl deploy {stack}`) and run the backup again",
+        )
+    return container
 
 
 def _left_out(relative: str) -> bool:

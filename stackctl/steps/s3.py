@@ -10,28 +10,40 @@ from stackctl.steps import container_name, step_kind
 from stackctl.wait import poll
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from stackctl import s3
+    from stackctl.engine import Engine
     from stackctl.recipe import Step
+    from stackctl.stack import Stack
     from stackctl.steps import StepContext
 
 
 def _endpoint(step: Step, ctx: StepContext) -> s3.S3Endpoint:
+    return endpoint(step, ctx.stack, ctx.engine, ctx.network.name, ctx.secrets)
+
+
+def endpoint(
+    step: Step, stack: Stack, engine: Engine, network: str, secrets: Mapping[str, str]
+) -> s3.S3Endpoint:
+    """Where the host reaches the S3 server of an `s3-buckets` step, with its credentials
+    (also what the `s3-objects` backup method signs with)."""
     from stackctl import s3
 
     options = step.options
     published = options.get("published_port")
     if published:
-        host, port = "127.0.0.1", int(ctx.stack.settings[published])
+        host, port = "127.0.0.1", int(stack.settings[published])
     else:
         # the host reaches the container directly on the stack's bridge network
-        container = ctx.engine.container(container_name(ctx.stack, options["service"]))
+        container = engine.container(container_name(stack, options["service"]))
         networks = (container or {}).get("NetworkSettings", {}).get("Networks", {})
-        host, port = networks.get(ctx.network.name, {}).get("IPAddress", ""), int(options["port"])
+        host, port = networks.get(network, {}).get("IPAddress", ""), int(options["port"])
     return s3.S3Endpoint(
         host,
         port,
-        ctx.secrets[options["access_key"]],
-        ctx.secrets[options["secret_key"]],
+        secrets[options["access_key"]],
+        secrets[options["secret_key"]],
         options.get("region", "us-east-1"),
     )
 

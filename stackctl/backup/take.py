@@ -233,7 +233,7 @@ def _add_stack(
                 continue
             _running_or_fail(containers, name, service.name, "its objects cannot be read")
             if on_dump:
-                on_dump(f"{name}/{service.name}")
+                on_dump(f"{name}/{service.name} objects")
             from stackctl.backup import s3_backup
 
             endpoint = s3_backup.endpoint_of(stack, engine, spec)

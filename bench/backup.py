@@ -7,8 +7,9 @@ like exports beside photos, in files of 4 KiB to 8 MiB) and a database dump of S
   - `tar -c data dump.sql | zstd -q -3 -T0 > out` (the tools a user would reach for), and
   - stackctl's backup path in a fresh interpreter: the dump streamed through the engine
     adapter's exec pump (`cat` stands in for `docker exec ... pg_dumpall`) into its spool
-    file, the archive written (tar, zstd -3 on every core, age with a passphrase, SHA-256
-    of every member), fsynced, read back and renamed, as `stackctl backup` does.
+    file while the data folder is archived, then the archive finished (tar, zstd -3 on
+    every core, age with a passphrase, SHA-256 of every member), fsynced, read back and
+    renamed, as `stackctl backup` does.
 With --postgres IMAGE the dump comes from a real Postgres instead: a container of IMAGE
 holding a table of SIZE/5 MB of dump text, dumped by `docker exec ... pg_dumpall` into
 dump.sql before tar|zstd runs, and by stackctl's own dump command through the engine
@@ -40,7 +41,7 @@ from pathlib import Path
 from stackctl.backup import age
 from stackctl.backup.archive import ArchiveWriter, Keys, verify
 from stackctl.backup.spec import BackupSpec
-from stackctl.backup.take import _add_dump
+from stackctl.backup.take import SpooledDump
 from stackctl.docker_engine import DockerEngine, _run
 age.SCRYPT_WORK = 10
 
@@ -56,9 +57,10 @@ partial, final = work / ".ours.partial", work / "ours.tar.zst.age"
 started = time.perf_counter()
 with open(partial, "wb") as raw:
     writer = ArchiveWriter(raw, keys)
+    # as `stackctl backup`: the dump spools while the data folder is archived
+    dump = SpooledDump(engine, source, BackupSpec(method="postgres-dump"), work / ".dump.partial")
     writer.add_tree("data/bench", work / "data")
-    spec = BackupSpec(method="postgres-dump")
-    _add_dump(writer, engine, source, spec, "dumps/bench/db.sql", work)
+    dump.add_to(writer, "dumps/bench/db.sql")
     writer.finish({})
     raw.flush()
     written = time.perf_counter()

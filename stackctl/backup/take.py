@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -210,44 +211,59 @@ def _add_stack(
         "data_dirs": [],
         "excluded": [],
     }
-    for service in stack.recipe.services:
-        spec = service.backup
-        if spec is None:
-            continue
-        entry["excluded"] += list(spec.exclude)
-        if spec.is_dump:
-            if service.name not in active:
-                continue  # the service is off (its `when` does not hold): nothing live to dump
+    spooled: list[tuple[str, str, str, SpooledDump]] = []  # service, method, member, dump
+    try:
+        # the dumps first, each on a thread of its own: the databases work on them while
+        # the objects and data folders are archived
+        for service in stack.recipe.services:
+            spec = service.backup
+            if spec is None or not spec.is_dump or service.name not in active:
+                continue  # an off service (its `when` does not hold) has nothing live to dump
             container = _running_or_fail(
                 containers, name, service.name, "its database cannot be dumped"
             )
-            member = f"dumps/{name}/{service.name}{dumps.SUFFIX}"
             if on_dump:
                 on_dump(f"{name}/{service.name}")
-            _add_dump(writer, engine, container.name, spec, member, spool_dir)
-            entry["dumps"][service.name] = {"method": spec.method, "member": member}
-            report.dumps.append(f"{name}/{service.name}")
-            continue
-        if spec.method == "s3-objects":
-            if service.name not in active:
+            spool = spool_dir / f".dump-{len(spooled)}{PARTIAL}{os.getpid()}"
+            member = f"dumps/{name}/{service.name}{dumps.SUFFIX}"
+            dump = SpooledDump(engine, container.name, spec, spool)
+            spooled.append((service.name, spec.method, member, dump))
+        for service in stack.recipe.services:
+            spec = service.backup
+            if spec is None:
                 continue
-            _running_or_fail(containers, name, service.name, "its objects cannot be read")
-            if on_dump:
-                on_dump(f"{name}/{service.name} objects")
-            from stackctl.backup import s3_backup
+            entry["excluded"] += list(spec.exclude)
+            if spec.is_dump:
+                continue
+            if spec.method == "s3-objects":
+                if service.name not in active:
+                    continue
+                _running_or_fail(containers, name, service.name, "its objects cannot be read")
+                if on_dump:
+                    on_dump(f"{name}/{service.name} objects")
+                from stackctl.backup import s3_backup
 
-            endpoint = s3_backup.endpoint_of(stack, engine, spec)
-            entry["objects"][service.name] = s3_backup.add_objects(
-                writer, stack, service.name, spec, endpoint
-            )
-            continue
-        folders = [d for d in spec.data if (stack.data_dir / d).exists()]
-        if spec.method == "exclude" or not folders:
-            continue
-        with _stopped(engine, stack, service.name, spec.method == "files-stopped", containers):
-            for folder in folders:
-                writer.add_tree(f"data/{name}/{folder}", stack.data_dir / folder)
-                entry["data_dirs"].append(folder)
+                endpoint = s3_backup.endpoint_of(stack, engine, spec)
+                entry["objects"][service.name] = s3_backup.add_objects(
+                    writer, stack, service.name, spec, endpoint
+                )
+                continue
+            folders = [d for d in spec.data if (stack.data_dir / d).exists()]
+            if spec.method == "exclude" or not folders:
+                continue
+            stop = spec.method == "files-stopped"
+            with _stopped(engine, stack, service.name, stop, containers):
+                for folder in folders:
+                    writer.add_tree(f"data/{name}/{folder}", stack.data_dir / folder)
+                    entry["data_dirs"].append(folder)
+        for service_name, method, member, dump in spooled:
+            dump.add_to(writer, member)
+            entry["dumps"][service_name] = {"method": method, "member": member}
+            report.dumps.append(f"{name}/{service_name}")
+    except BaseException:
+        for *_, dump in spooled:
+            dump.discard()
+        raise
     return entry
 
 
@@ -282,30 +298,55 @@ def _add_proxy_files(writer: ArchiveWriter, stack: Stack) -> list[str]:
     return kept
 
 
-def _add_dump(
-    writer: ArchiveWriter,
-    engine: Engine,
-    container: str,
-    spec: Any,
-    member: str,
-    spool_dir: Path,
-) -> None:
-    spool = spool_dir / f".dump{PARTIAL}{os.getpid()}"
-    fd = os.open(spool, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w+b") as file:
-            hashing = _HashingFile(file)
-            code = engine.exec_stream(container, dumps.dump_argv(spec), None, hashing)  # type: ignore[arg-type]
+class SpooledDump:
+    """A database dump streaming out of its container into a 0600 spool file beside the
+    archive, on a thread of its own, hashed as it arrives (a tar member's size comes before
+    its bytes, and a dump's size is known only at its end)."""
+
+    def __init__(self, engine: Engine, container: str, spec: Any, spool: Path) -> None:
+        self.container, self.spool = container, spool
+        self.size, self.digest = 0, ""
+        self._error: BaseException | None = None
+        self._discarded = False
+        self._thread = threading.Thread(
+            target=self._run, args=(engine, spec), name=f"dump-{container}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, engine: Engine, spec: Any) -> None:
+        try:
+            fd = os.open(self.spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                hashing = _HashingFile(file)
+                argv = dumps.dump_argv(spec)
+                code = engine.exec_stream(self.container, argv, None, hashing)  # type: ignore[arg-type]
+                self.size = file.tell()
             if code != 0:
                 raise EngineError(
-                    f"the dump of {container} failed (exit {code})",
-                    f"see `docker logs {container}`; is the database healthy?",
+                    f"the dump of {self.container} failed (exit {code})",
+                    f"see `docker logs {self.container}`; is the database healthy?",
                 )
-            size = file.tell()
-            file.seek(0)
-            writer.add_stream(member, file, size, digest=hashing.digest.hexdigest())
-    finally:
-        spool.unlink(missing_ok=True)
+            self.digest = hashing.digest.hexdigest()
+        except BaseException as exc:
+            self._error = exc
+        if self._error is not None or self._discarded:
+            self.spool.unlink(missing_ok=True)
+
+    def add_to(self, writer: ArchiveWriter, member: str) -> None:
+        """Wait for the dump to end; then its bytes into the archive and the spool away."""
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            with self.spool.open("rb") as file:
+                writer.add_stream(member, file, self.size, digest=self.digest)
+        finally:
+            self.spool.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """The backup failed: the spool goes now, or when the dump ends."""
+        self._discarded = True
+        self.spool.unlink(missing_ok=True)
 
 
 @contextmanager

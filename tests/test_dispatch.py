@@ -150,3 +150,25 @@ def test_a_described_command_runs_without_typer_and_follows_changes(tmp_path, si
     assert _probe(env, "recipes", "--json").stdout == first.stdout
     usage = _probe(env, "recipes", "--bogus")
     assert "typer" in usage.stderr.split() and "No such option: --bogus" in usage.stderr
+
+
+@pytest.mark.parametrize(
+    "argv", [["recipes", "show", "nope"], ["plan", "nope"], ["secrets", "show", "nope", "--json"]]
+)
+def test_a_described_command_fails_across_the_same_boundary(argv, tmp_path, site_file, run_cli):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env["STACKCTL_CONFIG"] = str(site_file())
+    by_typer = run_cli(*argv)
+    probe = (
+        f"import sys; sys.argv = ['stackctl', *{argv!r}]\nfrom stackctl.entry import main; main()\n"
+    )
+    for _ in range(2):  # the second runs from the description
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env
+        )
+    assert (done.returncode, done.stderr, done.stdout) == (
+        by_typer.exit_code,
+        by_typer.stderr,
+        by_typer.stdout,
+    )
+    assert done.returncode != 0 and done.stderr.startswith("error: ")

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Applied:
+    """What apply() changed: kept hand edits, secrets and data folders it created."""
+
     backups: list[str]
     secrets_created: tuple[str, ...]
     dirs_created: list[str]

@@ -21,6 +21,8 @@ __all__ = ["StepContext", "StepResult", "active_steps", "run_steps"]
 
 @dataclass(frozen=True)
 class StepResult:
+    """One bootstrap step's outcome and what it said."""
+
     step: str
     outcome: str  # "changed", "unchanged", "skipped"
     detail: str = ""

@@ -26,6 +26,8 @@ from stackctl.stack import check_ports_free
 
 @dataclass
 class DeployReport:
+    """What a deploy did to one stack, read by the summary."""
+
     plan: StackPlan
     dry_run: bool
     network_created: bool | None = False  # None: unknown (a dry run without an engine)

@@ -361,6 +361,8 @@ class DockerEngine:
 
 @dataclass(frozen=True)
 class Completed:
+    """A finished docker command: its argv, exit code and captured output."""
+
     argv: list[str]
     code: int
     stdout: str

@@ -19,6 +19,8 @@ ENGINE_HINT = "is dockerd running? try `docker info` (set DOCKER_HOST if the eng
 
 @dataclass(frozen=True)
 class NetworkInfo:
+    """A Docker network as the engine describes it."""
+
     name: str
     id: str
     subnets: tuple[str, ...]
@@ -29,6 +31,8 @@ class NetworkInfo:
 
 @dataclass(frozen=True)
 class ContainerInfo:
+    """A container of a compose project as the engine describes it."""
+
     name: str
     service: str
     state: str  # running, exited, restarting, ...
@@ -41,6 +45,8 @@ class ContainerInfo:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command run in a container: its exit code and output."""
+
     exit_code: int
     output: str
 

@@ -22,6 +22,8 @@ _IMAGE = re.compile(r"^    image:\s*['\"]?([^'\"\s]+)")
 
 @dataclass
 class FakeEngine:
+    """An engine held in memory: its networks, containers and images, and every call made."""
+
     images: dict[str, str] = field(default_factory=dict)  # reference -> image id
     networks_by_name: dict[str, NetworkInfo] = field(default_factory=dict)
     containers_by_project: dict[str, list[ContainerInfo]] = field(default_factory=dict)

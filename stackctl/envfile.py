@@ -39,6 +39,8 @@ FIX_HINT = (
 
 @dataclass(frozen=True)
 class Entry:
+    """One KEY=value line of an env file, with where it was."""
+
     key: str
     value: str
     line: int  # 1-based

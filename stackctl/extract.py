@@ -11,6 +11,8 @@ from stackctl.recipe import Extractor
 
 @dataclass(frozen=True)
 class Found:
+    """A value an extractor found in a log, with its line."""
+
     value: str
     groups: dict[str, str] = field(default_factory=dict)
     line: str = ""
@@ -18,6 +20,8 @@ class Found:
 
 @dataclass(frozen=True)
 class CompiledPattern:
+    """An extractor pattern compiled, and whether its value is on the next line."""
+
     regex: re.Pattern[str]
     next_line: re.Pattern[str] | None
 

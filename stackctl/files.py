@@ -23,6 +23,8 @@ Action = Literal["create", "identical", "update", "conflict"]
 
 @dataclass(frozen=True)
 class RenderedFile:
+    """A file as rendering makes it: path in the stack folder, text, mode, secret or not."""
+
     path: str  # relative to the stack folder
     content: str
     mode: int = 0o644
@@ -31,6 +33,8 @@ class RenderedFile:
 
 @dataclass(frozen=True)
 class FileChange:
+    """What writing a rendered file would do: create, identical, update or conflict."""
+
     file: RenderedFile
     action: Action
     current: str | None

@@ -23,6 +23,8 @@ PREFIX_PATTERN = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,29})?$")
 
 @dataclass(frozen=True)
 class StackNames:
+    """Every engine name of one stack (project, network, containers), from one place."""
+
     stack: str
     prefix: str = ""
 

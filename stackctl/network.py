@@ -16,6 +16,8 @@ from stackctl.errors import NetworkError
 
 @dataclass(frozen=True)
 class NetworkPlan:
+    """A stack's subnet, gateway, address range and fixed addresses, and where they came from."""
+
     name: str
     subnet: str
     gateway: str

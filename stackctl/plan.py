@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StackPlan:
+    """Everything a deploy would do to one stack; apply() is the one place that writes it."""
+
     stack: Stack
     network: NetworkPlan
     docker_networks: dict[str, tuple[str, ...]] | None  # None: no engine answered

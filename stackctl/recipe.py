@@ -24,6 +24,8 @@ from stackctl.values import KINDS, Field
 
 @dataclass(frozen=True)
 class Service:
+    """A compose service of a recipe: its image, role and when it runs."""
+
     name: str
     image: str  # repository, without tag
     tag: str  # may be a template such as "{{ settings.version }}"
@@ -38,6 +40,8 @@ class Service:
 
 @dataclass(frozen=True)
 class Secret:
+    """A secret a recipe keeps in the stack's .env: its format and rotation rules."""
+
     name: str
     format: str  # base64 | base64url | password | alnum | hex | username
     bytes: int = 32
@@ -103,6 +107,8 @@ class Check:
 
 @dataclass(frozen=True)
 class RenderedFileSpec:
+    """A file a recipe renders: its template, path, mode and condition."""
+
     path: str
     template: str
     mode: int = 0o644
@@ -132,12 +138,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Pattern:
+    """A regex an extractor matches, and whether the value is on the next line."""
+
     regex: str
     next_line: str = ""  # the value's key (e.g. the email) is named on the following line
 
 
 @dataclass(frozen=True)
 class Extractor:
+    """A value a recipe finds in a service's log (a login code, say)."""
+
     name: str
     service: str
     help: str
@@ -179,6 +189,8 @@ class Action:
 
 @dataclass(frozen=True)
 class Recipe:
+    """One app, as its recipe folder describes it, checked at load."""
+
     name: str
     title: str
     description: str

@@ -51,6 +51,8 @@ SETTINGS_METHODS = {"get", "items", "keys", "values"}
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem in a recipe folder, with its file and key path."""
+
     file: Path
     key: str
     message: str

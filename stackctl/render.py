@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # Jinja is loaded only when something renders that was not ke
 
 @dataclass(frozen=True)
 class StackInputs:
+    """Everything rendering reads: recipe, site, settings, network plan, secrets, facts."""
+
     recipe: Recipe
     site: Site
     settings: Mapping[str, Any]

@@ -19,6 +19,8 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 @dataclass(frozen=True)
 class S3Endpoint:
+    """Where and how to reach an S3 store for bucket steps."""
+
     host: str
     port: int
     access_key: str

@@ -17,6 +17,8 @@ _TOML_TYPES |= {list: "a list", dict: "a table"}
 
 @dataclass(frozen=True)
 class Option:
+    """A typed option of a step or action kind, and whether it is required."""
+
     types: tuple[type, ...]
     required: bool = False
 

@@ -33,6 +33,8 @@ Check = Callable[[SecretFile, bytes], "str | None"]
 
 @dataclass(frozen=True)
 class FileFormat:
+    """How a secret file is generated and checked."""
+
     generate: Generate
     check: Check | None = None
 

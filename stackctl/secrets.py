@@ -32,6 +32,8 @@ _ALNUM = string.ascii_letters + string.digits
 
 @dataclass(frozen=True)
 class SecretFormat:
+    """How a secret is generated (or derived from another) and checked."""
+
     generate: Callable[[Secret], str]
     derive: Callable[[Secret, str], str] | None = None  # companion value from the primary one
     check: Callable[[Secret, str], str | None] | None = None
@@ -142,6 +144,8 @@ def check_format(spec: Secret, value: str) -> str | None:
 
 @dataclass(frozen=True)
 class SecretsResult:
+    """What `secrets gen` created and kept in a stack's .env."""
+
     path: Path
     created: tuple[str, ...]
     kept: tuple[str, ...]
@@ -260,6 +264,8 @@ def keep_old(stack_dir: Path, values: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class Replaced:
+    """The secrets a set or rotate replaced, and where the old values were kept."""
+
     names: tuple[str, ...]  # what was written
     kept: Path | None  # where the previous values are, when there were any
 

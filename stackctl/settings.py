@@ -159,6 +159,8 @@ TABLES = {"images", "tls", "mail", "sso", "stacks", "backup"}
 
 @dataclass(frozen=True)
 class Tls:
+    """The site's [tls] table: the certificate layout and files."""
+
     layout: str = "letsencrypt"
     certificate: str | None = None
     certificate_key: str | None = None
@@ -183,6 +185,8 @@ class Tls:
 
 @dataclass(frozen=True)
 class Mail:
+    """The site's [mail] table: the relay apps send mail through."""
+
     relay_host: str | None = None
     relay_port: int = 587
     from_address: str | None = None
@@ -193,6 +197,8 @@ class Mail:
 
 @dataclass(frozen=True)
 class Sso:
+    """The site's [sso] table: the identity provider apps may log in with."""
+
     enabled: bool = False
     issuer: str | None = None
     display_name: str = "Keycloak"
@@ -200,6 +206,8 @@ class Sso:
 
 @dataclass(frozen=True)
 class Backup:
+    """The site's [backup] table: where archives go, their keys, how many are kept."""
+
     folder: str = "/var/backups/stackctl"
     passphrase_file: str | None = None
     recipients: tuple[str, ...] = ()

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Stack:
+    """One stack on this server: its recipe, the site, its settings and its state."""
+
     recipe: Recipe
     site: Site
     settings: dict[str, Any]

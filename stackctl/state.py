@@ -25,6 +25,8 @@ STACK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 @dataclass
 class State:
+    """A stack's .stackctl/state.json: network, file digests, journal, facts."""
+
     path: Path
     network: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)

@@ -29,6 +29,8 @@ _TAG_MAJOR = re.compile(r"^(\d+)(?:\.(\d+))?")
 
 @dataclass(frozen=True)
 class MajorChange:
+    """A Postgres data folder whose major version differs from its new image's."""
+
     service: str
     folder: Path  # the data folder on the host
     data_major: str  # what its PG_VERSION says

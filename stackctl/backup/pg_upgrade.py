@@ -55,6 +55,8 @@ DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistem
 
 @dataclass(frozen=True)
 class Upgraded:
+    """What a Postgres major upgrade did: versions, folders, and the counts compared."""
+
     service: str
     old_major: str
     new_major: str

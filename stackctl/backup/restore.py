@@ -36,6 +36,8 @@ ASIDE = ".before-restore-"
 
 @dataclass
 class RestoreReport:
+    """What a restore put back, kept aside, loaded or skipped."""
+
     stacks: list[str] = field(default_factory=list)
     placed: list[str] = field(default_factory=list)
     kept_aside: list[str] = field(default_factory=list)

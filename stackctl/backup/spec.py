@@ -43,6 +43,8 @@ OPTIONS: schema.Schema = {
 
 @dataclass(frozen=True)
 class BackupSpec:
+    """How one service's data is backed up: its method, data folder and credentials."""
+
     method: str
     data: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()

@@ -37,6 +37,8 @@ PARTIAL = ".partial-"
 
 @dataclass
 class BackupReport:
+    """What a backup wrote: the archive, its members and sizes, and how long it took."""
+
     archive: Path
     stacks: list[str] = field(default_factory=list)
     dumps: list[str] = field(default_factory=list)  # stack/service

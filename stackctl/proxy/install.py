@@ -16,6 +16,8 @@ from stackctl.files import FileChange, RenderedFile, plan_files
 
 @dataclass(frozen=True)
 class ProxyPlan:
+    """The proxy config installed where the server reads it: its folder and file changes."""
+
     base: Path
     changes: list[FileChange]
 

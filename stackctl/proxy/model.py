@@ -51,6 +51,8 @@ class Location:
 
 @dataclass(frozen=True)
 class VirtualHost:
+    """One host name the proxy serves for a stack, with its locations and TLS."""
+
     name: str  # identifier inside the stack, e.g. "api"
     hostname: str
     aliases: tuple[str, ...] = ()

@@ -29,6 +29,8 @@ ACME_START = literal(ACME)
 
 @dataclass(frozen=True)
 class Route:
+    """One location of a virtual host, ordered as the proxy dialects need it."""
+
     index: int
     loc: Location
     start: str  # regex (no leading ^) matching at the start of a path iff this location matches

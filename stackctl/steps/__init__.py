@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class StepContext:
+    """What a bootstrap step kind is given: the stack, the engine, its network and secrets."""
+
     stack: Stack
     engine: Engine
     network: NetworkPlan
@@ -34,6 +36,8 @@ class StepContext:
 
 @dataclass(frozen=True)
 class ActionResult:
+    """What a recipe action reports: a message, an exit code, data for --json."""
+
     message: str
     exit_code: int = 0
     data: dict[str, Any] | None = None  # what `run --json` prints, for the actions that say more

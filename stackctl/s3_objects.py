@@ -26,6 +26,8 @@ _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 @dataclass(frozen=True)
 class ListedObject:
+    """One object of a bucket listing: its key, size and ETag."""
+
     key: str
     size: int
     etag: str

@@ -74,3 +74,69 @@ def test_grep_handles_empty_matches_and_last_line_without_newline():
 
     assert matching_lines("a\nb\nab", compile_grep("b")) == ["b", "ab"]
     assert matching_lines("x\ny\n", compile_grep("^")) == ["x", "y"]
+
+
+# MAS's task worker, run by the server, logs each user it creates on the homeserver (its
+# EventFormatter: time, level, target:line, log context, message, fields); read at
+# matrix-authentication-service crates/tasks/src/matrix.rs and crates/context/src/fmt.rs.
+ADMIN, ALICE, BOB = (
+    "01JQ00000000000000000ADM00",
+    "01JQ1111111111111111A11CE1",
+    "01JQ2222222222222222B0B222",
+)
+TRACE = "trace.id=4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def _worker(at: str, line: int, job: int, message: str, user: str, name: str) -> str:
+    fields = f"user.id={user} mxid=@{name}:test.lan"
+    return f"2026-11-30T{at}Z  INFO mas_tasks::matrix:{line} job-provision-user-{job} - {message} {fields}"
+
+
+MAS_LOG = "\n".join(
+    [
+        "2026-11-30T10:00:01.123456Z  INFO mas_cli::commands::server:183 Starting task worker",
+        _worker("10:00:02.234567", 81, 3, "User created", ADMIN, "admin"),
+        _worker("10:05:10.345678", 81, 9, "User created", ALICE, "alice") + f" {TRACE}",
+        _worker("10:06:00.456789", 83, 12, "User updated", ALICE, "alice"),
+        _worker("10:07:00.567890", 81, 15, "User created", BOB, "bob"),
+        "",
+    ]
+).encode()
+
+
+def test_mas_user_ids_are_the_kept_admin_then_each_user_mas_created(
+    site_file, run_cli, monkeypatch
+):
+    from stackctl.engine_fake import FakeEngine
+    from stackctl.settings import load_site
+    from stackctl.stack import open_stack
+    from stackctl.steps import kept
+
+    site_file()
+    stack = open_stack("mas", load_site())
+    step = kept.keeping_step(stack.recipe, "user-ids")
+    kept.keep(stack, step, ADMIN, name="user-ids")
+    stack.state.journal[step.id] = {"status": "done"}
+    stack.state.save()
+    engine = FakeEngine(stream_output=MAS_LOG)
+    monkeypatch.setattr("stackctl.engine.open_engine", lambda: engine)
+
+    result = run_cli("extract", "mas", "user-ids")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == [ADMIN, ALICE, BOB]  # "User updated" is no new user
+    assert ("log_stream", stack.names.container("mas")) in engine.calls
+    listed = run_cli("extract", "mas", "user-ids", "--json")
+    assert '"mxid": "@bob:test.lan"' in listed.stdout
+
+
+def test_mas_user_ids_from_the_log_alone_when_nothing_is_kept(site_file, run_cli, monkeypatch):
+    from stackctl.engine_fake import FakeEngine
+
+    site_file()
+    monkeypatch.setattr(
+        "stackctl.engine.open_engine",
+        lambda: FakeEngine(stream_output=MAS_LOG.splitlines(True)[-1]),
+    )
+    result = run_cli("extract", "mas", "user-ids")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == [BOB]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from stackctl.extract import Found
+    from stackctl.stack import Stack
 
 
 def register(app: typer.Typer) -> None:
@@ -99,20 +103,26 @@ def register(app: typer.Typer) -> None:
         from stackctl.steps import kept
 
         loaded = open_stack(stack, site())
-        if kept.keeping_step(loaded.recipe, name):  # captured by a bootstrap step, not a log
+        in_log = any(e.name == name for e in loaded.recipe.extractors)
+        if kept.keeping_step(loaded.recipe, name) and not in_log:
+            # captured by a bootstrap step only, not a log
             value = kept.read(loaded, name)
             if json:
                 console.print_json([{"value": value}])
             else:
                 print(value)
             return
+        # a name both kept and logged (MAS's user ids): what the step kept, then the log's
+        found = _kept_found(loaded, name)
         extractor = loaded.recipe.extractor(name)
-        if extractor.argument and not argument and not extractor.distinct:
-            pass  # without an argument every match is listed
         engine = open_engine()
         container = loaded.names.container(extractor.service)
         started = time.time()
-        found = list(scan(extractor, lines(blocks(engine.log_stream(container))), argument))
+        known = {f.value for f in found}
+        for match in scan(extractor, lines(blocks(engine.log_stream(container))), argument):
+            if match.value not in known or not extractor.distinct:
+                found.append(match)
+                known.add(match.value)
         if not found and wait > 0:
             deadline = time.monotonic() + wait
             since = str(int(started) - 1)
@@ -137,6 +147,21 @@ def register(app: typer.Typer) -> None:
         else:
             for item in found:
                 print(item.value)
+
+
+def _kept_found(stack: Stack, name: str) -> list[Found]:
+    """One Found per line of what a bootstrap step kept under `name`; none when nothing is."""
+    from stackctl.errors import StackctlError
+    from stackctl.extract import Found
+    from stackctl.steps import kept
+
+    if not kept.keeping_step(stack.recipe, name):
+        return []
+    try:
+        value = kept.read(stack, name)
+    except StackctlError:  # nothing kept (yet, or any more): the log may still tell
+        return []
+    return [Found(line) for line in value.splitlines() if line.strip()]
 
 
 def _highlight(block: str, pattern: str, ignore_case: bool) -> None:

@@ -8,6 +8,7 @@ the `mas` service running `mas-cli` (its entry point), and health is asked from 
                                        once; the password is shown once and kept for
                                        `stackctl extract mas admin-password`, the user ids
                                        (`User registered user.id=...`) for `extract mas user-ids`
+                                       (which adds the `User created` ids of the server's log)
   after up    mas-cli doctor           reported, not fatal
 
 `check-synapse` reads a homeserver.yaml and names every setting Synapse (1.136+, read at

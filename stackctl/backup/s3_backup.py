@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -128,7 +129,7 @@ def add_objects(
                         "content_type": found.content_type,
                     }
                 )
-    except S3Error as exc:
+    except (S3Error, OSError, HTTPException) as exc:
         raise EngineError(
             f"reading {stack.name}'s {service} through S3: {exc}",
             f"is it running and healthy? see `stackctl logs {stack.name} {service}`",
@@ -243,7 +244,7 @@ def _put_one(endpoint: S3Endpoint, folder: Path, stack: str, entry: dict[str, An
         if hashing.digest.hexdigest() != entry["sha256"]:
             raise StackctlError(f"the restored object {where} changed on disk", hint)
         stored = s3_objects.head_object(endpoint, bucket, key)
-    except S3Error as exc:
+    except (S3Error, OSError, HTTPException) as exc:
         raise EngineError(
             f"putting back {where}: {exc}",
             "see the S3 service's logs; the next deploy goes on where this one stopped",

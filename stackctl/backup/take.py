@@ -42,6 +42,7 @@ class BackupReport:
     archive: Path
     stacks: list[str] = field(default_factory=list)
     dumps: list[str] = field(default_factory=list)  # stack/service
+    objects: dict[str, int] = field(default_factory=dict)  # stack/service -> S3 objects
     members: int = 0
     plain_bytes: int = 0
     archive_bytes: int = 0
@@ -246,9 +247,9 @@ def _add_stack(
                 from stackctl.backup import s3_backup
 
                 endpoint = s3_backup.endpoint_of(stack, engine, spec)
-                entry["objects"][service.name] = s3_backup.add_objects(
-                    writer, stack, service.name, spec, endpoint
-                )
+                found = s3_backup.add_objects(writer, stack, service.name, spec, endpoint)
+                entry["objects"][service.name] = found
+                report.objects[f"{name}/{service.name}"] = found["objects"]
                 continue
             folders = [d for d in spec.data if (stack.data_dir / d).exists()]
             if spec.method == "exclude" or not folders:

@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
             "archive": str(report.archive),
             "stacks": report.stacks,
             "dumps": report.dumps,
+            "objects": report.objects,
             "members": report.members,
             "bytes": report.plain_bytes,
             "archive_bytes": report.archive_bytes,

@@ -20,6 +20,7 @@ class FakeS3:
         self.buckets: dict[str, dict[str, tuple[bytes, str]]] = {}  # key -> (bytes, type)
         self.puts: list[str] = []  # every object PUT, in order
         self.fail_put_after: int | None = None  # answer 500 once this many PUTs succeeded
+        self.cut: set[str] = set()  # keys whose GET announces every byte but sends half
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -110,6 +111,13 @@ def _handler(s3: FakeS3) -> type[BaseHTTPRequestHandler]:
                 return self._error(404, "NoSuchKey")
             data, kind = s3.buckets[bucket][key]
             etag = f'"{hashlib.md5(data).hexdigest()}"'
+            if key in s3.cut:
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                return
             self._answer(
                 200, data, {"Content-Length": str(len(data)), "ETag": etag, "Content-Type": kind}
             )

@@ -157,9 +157,16 @@ def back_up_destroy_restore(run_cli, world, server) -> dict[str, bytes]:
     (world["data"] / "s3-data").mkdir(parents=True, exist_ok=True)
     (world["data"] / "s3-data" / "xl.meta").write_bytes(b"the server's own format")
     done = run_cli(
-        "backup", "greeter", "--passphrase-file", str(world["pw"]), "-o", str(world["archive"])
+        "backup",
+        "greeter",
+        "--passphrase-file",
+        str(world["pw"]),
+        "-o",
+        str(world["archive"]),
+        "--json",
     )
     assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["objects"] == {"greeter/web": len(OBJECTS)}
     inside = members(world["archive"])
     for path in (world["stack"].parent, world["data"].parent):
         shutil.rmtree(path)
@@ -198,6 +205,19 @@ def test_objects_go_into_the_archive_and_back_before_the_app_starts(run_cli, wor
     assert ups[0] == ("web",)
     assert not (world["stack"] / ".stackctl" / "restore" / "s3").exists()
     assert redeploy(world).objects_put == {}
+
+
+def test_an_object_cut_short_fails_the_backup_and_leaves_no_archive(run_cli, world, server):
+    for (bucket, key), data in OBJECTS.items():
+        server.buckets[bucket][key] = (data, "image/jpeg")
+    server.cut.add("1580559962386438/z")
+    done = run_cli(
+        "backup", "greeter", "--passphrase-file", str(world["pw"]), "-o", str(world["archive"])
+    )
+    assert done.exit_code != 0
+    assert "error: reading greeter's web through S3" in done.stderr and "bytes short" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not world["archive"].exists() and not list(world["archive"].parent.iterdir())
 
 
 def test_a_stopped_put_back_goes_on_where_it_stopped(run_cli, world, server):

@@ -126,6 +126,7 @@ def test_backup_destroy_restore_deploy(ente_site, run_cli, tmp_path, capsys):
             f"backup: {summary['bytes']} bytes -> {summary['archive_bytes']} in {time.monotonic() - started:.1f} s"
         )
     assert summary["dumps"] == ["ente/postgres"]
+    assert summary["objects"] == {"ente/minio": len(objects)}
     with archive.open("rb") as source:
         manifest = extract(source, Keys(passphrase=PASSPHRASE.encode()), None)
     # every object as a member of its own, checked by its SHA-256; MinIO's folder not at all

@@ -122,7 +122,9 @@ def register(app: typer.Typer) -> None:
             report = put_back(archive, keys, stacks or [], force, engine, progress, current)
         if json and not deploy:
             console.print_json(report.summary())
-        elif not json:
+        else:
+            # with --deploy, these lines come before deploy's own, as progress lines do
+            # before `deploy --json`'s report
             for line in report.lines():
                 console.step(line)
             console.ok(f"restored {', '.join(report.stacks)} from {archive}")
@@ -131,7 +133,8 @@ def register(app: typer.Typer) -> None:
                 options.config_path = report.site_config
             from stackctl.cli import build
 
-            build("deploy")(["deploy", *report.stacks], standalone_mode=False)
+            also = ["--json"] if json else []
+            build("deploy")(["deploy", *report.stacks, *also], standalone_mode=False)
 
 
 def _opener(settings, name):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ known dump out and records what is streamed back in) and a data folder kept as f
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import stat
@@ -274,6 +275,23 @@ def test_restore_with_deploy_loads_the_dump_and_starts_the_stack(run_cli, world)
         c.service
         for c in engine.project_containers(open_stack("greeter", load_site()).names.project)
     } == {"web"}
+
+
+def test_restore_deploy_json_ends_with_deploys_report(run_cli, world):
+    assert back_up(run_cli, world).exit_code == 0
+    destroy(world)
+    done = run_cli(
+        "restore",
+        str(world["archive"]),
+        "--passphrase-file",
+        str(world["pw"]),
+        "--deploy",
+        "--json",
+    )
+    assert done.exit_code == 0, done.stderr
+    (report,) = json.loads(done.stdout[done.stdout.index("[\n") :])  # as `deploy --json`
+    assert report["stack"] == "greeter"
+    assert "greeter/web: the dump is loaded by the next deploy" in done.stdout
 
 
 def test_what_a_killed_backup_left_is_swept_by_the_next(run_cli, world):

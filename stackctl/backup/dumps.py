@@ -6,7 +6,14 @@ the admin credentials from the container's environment, so no secret is on a com
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from stackctl.backup.spec import BackupSpec
+from stackctl.errors import EngineError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 SUFFIX = ".sql"
 
@@ -71,3 +78,19 @@ def ready_argv(spec: BackupSpec) -> list[str]:
     else:
         raise ValueError(f"{spec.method} is not a dump")
     return ["sh", "-c", script]
+
+
+def wait_until_ready(
+    engine: Engine, container: str, spec: BackupSpec, wait_seconds: int, meanwhile: str
+) -> None:
+    """Poll the database server in `container` until it takes connections, or fail with
+    a hint that ends with `meanwhile` (what was kept or left as it was)."""
+    argv = ready_argv(spec)
+    deadline = time.monotonic() + max(wait_seconds, 1)
+    while engine.exec(container, argv).exit_code != 0:
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"{container} did not accept connections within {wait_seconds} s",
+                f"see `docker logs {container}`; {meanwhile}",
+            )
+        time.sleep(0.5)

@@ -58,7 +58,9 @@ def load_pending_dumps(
             stack.dir, stack.names.project, services=[service], wait_seconds=wait_seconds
         )
         container = stack.names.container(service)
-        _wait_ready(engine, container, dumps.ready_argv(spec), wait_seconds)
+        dumps.wait_until_ready(
+            engine, container, spec, wait_seconds, "the dump stays for the next deploy"
+        )
         with dump.open("rb") as source:
             code = engine.exec_stream(container, dumps.load_argv(spec), source, _Discard())
         if code != 0:
@@ -70,17 +72,6 @@ def load_pending_dumps(
         marker.unlink()
         loaded.append(service)
     return loaded
-
-
-def _wait_ready(engine: Engine, container: str, argv: list[str], wait_seconds: int) -> None:
-    deadline = time.monotonic() + max(wait_seconds, 1)
-    while engine.exec(container, argv).exit_code != 0:
-        if time.monotonic() > deadline:
-            raise EngineError(
-                f"{container} did not accept connections within {wait_seconds} s",
-                f"see `docker logs {container}`; the dump stays for the next deploy",
-            )
-        time.sleep(0.5)
 
 
 class _Discard:

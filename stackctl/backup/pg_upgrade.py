@@ -148,7 +148,7 @@ def _upgrade_one(
     console.step(f"starting Postgres {change.image_major} ({change.image}) on {fresh}")
     engine.run_container(temporary, change.image, environment, new_mounts, stack.names.labels)
     try:
-        _wait_ready(engine, temporary, dumps.ready_argv(spec), wait_seconds)
+        dumps.wait_until_ready(engine, temporary, spec, wait_seconds, "nothing was switched")
         _load(engine, temporary, spec, dump, f"{change.service} into Postgres {change.image_major}")
         after = count_rows(engine, temporary, spec)
         differing = compare_counts(before, after)
@@ -205,7 +205,7 @@ def _old_server(
                 f"{stack.dir}/docker-compose.yml must still name a Postgres "
                 f"{change.data_major} image for the dump; see `docker logs {container}`",
             ) from exc
-    _wait_ready(engine, container, dumps.ready_argv(spec), wait_seconds)
+    dumps.wait_until_ready(engine, container, spec, wait_seconds, "nothing was switched")
     return container
 
 
@@ -319,17 +319,6 @@ def _switch(folder: Path, fresh: Path, kept: Path, journal: Path) -> None:
     if fresh.exists() and not folder.exists():
         os.rename(fresh, folder)
     journal.unlink()
-
-
-def _wait_ready(engine: Engine, container: str, argv: list[str], wait_seconds: int) -> None:
-    deadline = time.monotonic() + max(wait_seconds, 1)
-    while engine.exec(container, argv).exit_code != 0:
-        if time.monotonic() > deadline:
-            raise EngineError(
-                f"{container} did not accept connections within {wait_seconds} s",
-                f"see `docker logs {container}`; nothing was switched",
-            )
-        time.sleep(0.5)
 
 
 class _Counting:

@@ -149,6 +149,7 @@ class SecretsResult:
     path: Path
     created: tuple[str, ...]
     kept: tuple[str, ...]
+    to_provide: tuple[str, ...] = ()  # values only the user can give, still missing
 
 
 def env_path(stack_dir: Path) -> Path:
@@ -241,9 +242,10 @@ def ensure(
     from stackctl import secret_files
 
     files = secret_files.ensure(recipe, stack_dir, dry_run)  # held to the same rules
-    kept = [n for n in names(recipe) if n not in new]
+    absent = [n for n in names(recipe) if n not in new and not have.get(n)]
+    kept = [n for n in names(recipe) if n not in new and n not in absent]
     kept += [f.name for f in recipe.secret_files if f.name not in files]
-    return SecretsResult(path, (*new, *files), tuple(kept))
+    return SecretsResult(path, (*new, *files), tuple(kept), tuple(absent))
 
 
 def keep_old(stack_dir: Path, values: Mapping[str, str]) -> Path:

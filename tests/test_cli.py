@@ -191,7 +191,7 @@ def test_plan_lists_the_proxy_config_at_the_servers_path(site_file, run_cli, tmp
     sites = tmp_path / "proxyroot" / "etc" / "apache2" / "sites-available"
     shown = run_cli("plan", "ente", "--json")
     assert not any(
-        "sites-available" in f["path"] for f in __import__("json").loads(shown.stdout)["files"]
+        "sites-available" in f["path"] for f in __import__("json").loads(shown.stdout)[0]["files"]
     )
     sites.mkdir(parents=True)
     shown = run_cli("plan", "ente")

@@ -50,7 +50,7 @@ def test_proxy_write_installs_under_proxy_root_where_plan_looks(run_cli, site_fi
     assert {"path": str(conf), "action": "create"} in written["written"]
     assert conf.is_file()
     run_cli("secrets", "gen", "ente")
-    plan = json.loads(run_cli("plan", "ente", "--json").stdout)
+    (plan,) = json.loads(run_cli("plan", "ente", "--json").stdout)
     actions = {f["path"]: f["action"] for f in plan["files"]}
     assert actions[str(conf)] == "identical"  # plan reads the file --write installed
     conf.write_text(conf.read_text() + "# hand edit\n")
@@ -65,3 +65,11 @@ def test_deploy_json_is_a_list_for_one_stack_too(run_cli, site_file):
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout[result.stdout.index("[\n") :])
     assert isinstance(shown, list) and [r["stack"] for r in shown] == ["ente"]
+
+
+def test_plan_json_is_a_list_for_one_stack_too(run_cli, site_file):
+    site_file()
+    result = run_cli("plan", "ente", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert isinstance(shown, list) and [p["stack"] for p in shown] == ["ente"]

@@ -31,7 +31,7 @@ def test_a_plan_from_unchanged_inputs_loads_no_jinja(site_file, tmp_path):
     first, loaded_first = _run(env, "plan", "ente", "--json")
     second, loaded_second = _run(env, "plan", "ente", "--json")
     assert "jinja2" in loaded_first and "jinja2" not in loaded_second
-    assert first == second and json.loads(first)["files"]
+    assert first == second and json.loads(first)[0]["files"]
 
 
 def test_a_changed_setting_renders_anew(site_file, run_cli, tmp_path):
@@ -41,7 +41,7 @@ def test_a_changed_setting_renders_anew(site_file, run_cli, tmp_path):
     assert "test.lan" in compose.read_text()
     site_file().write_text(site_file().read_text().replace("test.lan", "other.lan"))
     shown = run_cli("plan", "ente", "--json")
-    assert {f["path"]: f["action"] for f in json.loads(shown.stdout)["files"]}[
+    assert {f["path"]: f["action"] for f in json.loads(shown.stdout)[0]["files"]}[
         "docker-compose.yml"
     ] == "update"
 
@@ -57,7 +57,9 @@ def test_an_edited_template_renders_anew_in_the_next_command(tmp_path, site_file
     template = recipes / "greeter" / "greeting.txt.j2"
     template.write_text(template.read_text() + "and more\n")
     shown, _ = _run(env, "plan", "greeter", "--json")
-    assert {f["path"]: f["action"] for f in json.loads(shown)["files"]}["greeting.txt"] == "update"
+    assert {f["path"]: f["action"] for f in json.loads(shown)[0]["files"]}[
+        "greeting.txt"
+    ] == "update"
     _run(env, "render", "greeter")
     assert greeting.read_text() == "hello from test.lan\nand more\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import stat
 import sys
 from pathlib import Path
@@ -172,3 +173,18 @@ def contents(folder: Path) -> dict[Path, bytes]:
         for p in folder.rglob("*")
         if p.is_file() and ".stackctl" not in p.relative_to(folder).parts
     }
+
+
+def test_a_missing_provided_secret_is_to_provide_not_kept(run_cli, site_file, stdin):
+    site_file()
+    (first,) = json.loads(run_cli("secrets", "gen", "ente", "--json").stdout)
+    assert "ENTE_SMTP_PASSWORD" in first["to_provide"]
+    assert "ENTE_SMTP_PASSWORD" not in first["kept"] + first["created"]
+    said = run_cli("secrets", "gen", "ente")
+    assert "ENTE_SMTP_PASSWORD" in said.stdout + said.stderr
+    assert "all " not in said.stdout  # not "all N secrets present"
+    stdin(b"relay-pass\n")
+    piped = run_cli("secrets", "set", "ente", "ENTE_SMTP_PASSWORD")
+    assert piped.exit_code == 0, piped.stderr
+    (again,) = json.loads(run_cli("secrets", "gen", "ente", "--json").stdout)
+    assert "ENTE_SMTP_PASSWORD" in again["kept"] and "ENTE_SMTP_PASSWORD" not in again["to_provide"]

@@ -74,7 +74,7 @@ def plan(
     plans = [plan_stack(stack, engine) for stack in loaded]
     if json:
         shown = [_as_json(p) for p in plans]
-        console.print_json(shown[0] if len(shown) == 1 and not all_stacks else shown)
+        console.print_json(shown)  # a list for one stack too, as deploy --json
         return
     for planned in plans:
         console.info(f"{planned.stack.name}: files in {planned.stack.dir}")

@@ -43,13 +43,21 @@ def gen(
                     "dry_run": dry_run,
                     "created": list(result.created),
                     "kept": list(result.kept),
+                    "to_provide": list(result.to_provide),
                 }
             )
             continue
         verb = "would create" if dry_run else "created"
         if result.created:
             console.ok(f"{name}: {verb} {', '.join(result.created)} in {result.path}")
-        else:
+        if result.to_provide:
+            # optional until the feature their help names is switched on: said, not warned
+            console.info(
+                f"{name}: not set, and only you can give them: {', '.join(result.to_provide)} "
+                f"(`stackctl secrets show {name}` says what each is for; "
+                f"`stackctl secrets set {name} NAME`)"
+            )
+        if not result.created and not result.to_provide:
             console.ok(
                 f"{name}: all {len(result.kept)} secrets present in {result.path}; nothing changed"
             )

@@ -110,7 +110,7 @@ def test_deploy_refuses_a_major_change_and_names_the_action(run_cli, world):
 
 def test_plan_and_a_dry_run_show_the_refusal(run_cli, world):
     world["pin"](NEW)
-    shown = json.loads(run_cli("plan", "greeter", "--json").stdout)
+    (shown,) = json.loads(run_cli("plan", "greeter", "--json").stdout)
     assert shown["postgres_major_changes"] == [
         {
             "service": "web",

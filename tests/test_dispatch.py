@@ -21,6 +21,8 @@ FAST = {
     "recipes": ["recipes", "show", "check"],
     "secrets": ["gen", "show", "set_secret", "rotate"],
     "plan": ["plan", "render"],
+    "config": ["config"],
+    "proxy": ["proxy", "host_snippets"],
 }
 
 
@@ -78,6 +80,15 @@ def _plain(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str,
         ["secrets", "gen", "--dry-run", "a", "b"],
         ["secrets", "set", "ente", "X", "--force"],
         ["secrets", "rotate", "ente", "X"],
+        ["config"],
+        ["-c", "x.toml", "config", "--json"],
+        ["proxy", "ente"],
+        ["proxy", "ente", "--dialect", "nginx"],
+        ["proxy", "-d", "caddy", "ente", "--json"],
+        ["proxy", "ente", "--write", "--root", "/srv/proxy", "--force"],
+        ["proxy", "--root=rel/dir", "--all-dialects", "ente"],
+        ["host-snippets", "ente"],
+        ["host-snippets", "--json", "ente"],
     ],
 )
 def test_the_description_calls_what_typer_calls(argv, recorded):
@@ -117,6 +128,10 @@ def test_the_description_calls_what_typer_calls(argv, recorded):
         ["-c", "--verbose", "recipes"],
         ["-c=x.toml", "recipes"],
         ["-vc", "x.toml", "recipes"],
+        ["config", "extra"],
+        ["proxy"],
+        ["proxy", "ente", "-d"],
+        ["host-snippets"],
         ["deploy", "ente"],  # not (yet) run from the description
     ],
 )
@@ -153,7 +168,15 @@ def test_a_described_command_runs_without_typer_and_follows_changes(tmp_path, si
 
 
 @pytest.mark.parametrize(
-    "argv", [["recipes", "show", "nope"], ["plan", "nope"], ["secrets", "show", "nope", "--json"]]
+    "argv",
+    [
+        ["recipes", "show", "nope"],
+        ["plan", "nope"],
+        ["secrets", "show", "nope", "--json"],
+        ["proxy", "nope", "-d", "nginx"],
+        ["host-snippets", "nope"],
+        ["proxy", "ente", "--write", "--all-dialects"],
+    ],
 )
 def test_a_described_command_fails_across_the_same_boundary(argv, tmp_path, site_file, run_cli):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -172,3 +195,28 @@ def test_a_described_command_fails_across_the_same_boundary(argv, tmp_path, site
         by_typer.stdout,
     )
     assert done.returncode != 0 and done.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config"],
+        ["config", "--json"],
+        ["proxy", "ente", "--dialect", "nginx"],
+        ["proxy", "ente", "-d", "caddy", "--json"],
+        ["host-snippets", "ente"],
+    ],
+)
+def test_a_described_command_prints_what_typer_prints(argv, tmp_path, site_file, run_cli):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env["STACKCTL_CONFIG"] = str(site_file())
+    by_typer = run_cli(*argv)
+    probe = (
+        f"import sys; sys.argv = ['stackctl', *{argv!r}]\nfrom stackctl.entry import main; main()\n"
+    )
+    for _ in range(2):  # the second runs from the description
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env
+        )
+    assert (done.returncode, done.stderr, done.stdout) == (0, by_typer.stderr, by_typer.stdout)
+    assert done.stdout

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import typer
-
 if TYPE_CHECKING:
+    import typer
+
     from stackctl.proxy.model import VirtualHost
     from stackctl.settings import Site
     from stackctl.stack import Stack
@@ -21,138 +21,133 @@ RELOADS = {
 }
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("proxy")
-    def proxy(
-        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
-        dialect: Annotated[
-            str | None,
-            typer.Option(
-                "--dialect",
-                "-d",
-                help="apache, nginx, nginx-stream, caddy, haproxy, traefik or iis "
-                "(default: proxy in stackctl.toml)",
-            ),
-        ] = None,
-        write: Annotated[
-            bool, typer.Option("--write", help="Write the files where the server expects them")
-        ] = False,
-        all_dialects: Annotated[
-            bool, typer.Option("--all-dialects", help="Render every dialect (print only)")
-        ] = False,
-        root: Annotated[
-            Path | None,
-            typer.Option(
-                "--root", help="With --write: write under this folder (default: proxy_root)"
-            ),
-        ] = None,
-        force: Annotated[
-            bool, typer.Option("--force", help="With --write: replace files changed by hand")
-        ] = False,
-        json: Annotated[
-            bool, typer.Option("--json", help="Print the files, places and needs as JSON")
-        ] = False,
-    ) -> None:
-        """Print (or write) the reverse-proxy config for a stack, and what the server needs."""
-        from stackctl import console
-        from stackctl import proxy as proxies
-        from stackctl.commands.options import site
-        from stackctl.errors import StackctlError
-        from stackctl.locking import stack_lock
+def proxy(
+    stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+    dialect: Annotated[
+        str | None,
+        typer.Option(
+            "--dialect",
+            "-d",
+            help="apache, nginx, nginx-stream, caddy, haproxy, traefik or iis "
+            "(default: proxy in stackctl.toml)",
+        ),
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write the files where the server expects them")
+    ] = False,
+    all_dialects: Annotated[
+        bool, typer.Option("--all-dialects", help="Render every dialect (print only)")
+    ] = False,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="With --write: write under this folder (default: proxy_root)"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write: replace files changed by hand")
+    ] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the files, places and needs as JSON")
+    ] = False,
+) -> None:
+    """Print (or write) the reverse-proxy config for a stack, and what the server needs."""
+    from stackctl import console
+    from stackctl import proxy as proxies
+    from stackctl.commands.options import site
+    from stackctl.errors import StackctlError
+    from stackctl.locking import stack_lock
 
-        settings = site()
-        # the same root deploy installs under, so plan, render and --write agree
-        root = root if root is not None else Path(settings.proxy_root)
-        if write and root.exists() and not root.is_dir():
-            raise StackctlError(
-                f"--root {root} is a file, not a folder",
-                "give the folder to write under (the server's config tree is made inside it)",
-            )
-        loaded, vhosts = _vhosts(stack, settings)
-        if all_dialects and write:
-            raise StackctlError("--write takes one dialect", "drop --all-dialects, or pick -d")
-        chosen = list(proxies.DIALECTS) if all_dialects else [dialect or settings.proxy]
-        proxy_site = proxies.site_from(settings)
-        shown: list[dict[str, object]] = []
-        for name in chosen:
-            written: list[dict[str, str]] = []
-            if write:
-                with stack_lock(settings, stack):
-                    loaded, vhosts = _vhosts(stack, settings)  # state read inside the lock
-                    files = proxies.render(vhosts, name, proxy_site, stack)
-                    places = proxies.destinations(name, stack, list(files))
-                    written = _write(loaded, files, places, root, force, quiet=json)
-            else:
+    settings = site()
+    # the same root deploy installs under, so plan, render and --write agree
+    root = root if root is not None else Path(settings.proxy_root)
+    if write and root.exists() and not root.is_dir():
+        raise StackctlError(
+            f"--root {root} is a file, not a folder",
+            "give the folder to write under (the server's config tree is made inside it)",
+        )
+    loaded, vhosts = _vhosts(stack, settings)
+    if all_dialects and write:
+        raise StackctlError("--write takes one dialect", "drop --all-dialects, or pick -d")
+    chosen = list(proxies.DIALECTS) if all_dialects else [dialect or settings.proxy]
+    proxy_site = proxies.site_from(settings)
+    shown: list[dict[str, object]] = []
+    for name in chosen:
+        written: list[dict[str, str]] = []
+        if write:
+            with stack_lock(settings, stack):
+                loaded, vhosts = _vhosts(stack, settings)  # state read inside the lock
                 files = proxies.render(vhosts, name, proxy_site, stack)
                 places = proxies.destinations(name, stack, list(files))
-                if not json:
-                    for file, text in files.items():
-                        console.out.print(f"# ==> {places[file]} ({name})", markup=False)
-                        console.out.print(text, markup=False, highlight=False, end="")
-            needs = list(proxies.needs(name, vhosts, stack, proxy_site))
-            if json:
-                shown.append(
-                    {
-                        "dialect": name,
-                        "files": [
-                            {"file": f, "destination": str(places[f]), "text": t}
-                            for f, t in files.items()
-                        ],
-                        "written": written,
-                        "needs": needs,
-                    }
-                )
-                continue
-            console.err.print(f"{name} needs:", markup=False)
-            for line in needs:
-                console.err.print(f"  - {line}", markup=False, highlight=False)
+                written = _write(loaded, files, places, root, force, quiet=json)
+        else:
+            files = proxies.render(vhosts, name, proxy_site, stack)
+            places = proxies.destinations(name, stack, list(files))
+            if not json:
+                for file, text in files.items():
+                    console.out.print(f"# ==> {places[file]} ({name})", markup=False)
+                    console.out.print(text, markup=False, highlight=False, end="")
+        needs = list(proxies.needs(name, vhosts, stack, proxy_site))
         if json:
-            console.print_json(shown)
-
-    @app.command("host-snippets")
-    def host_snippets(
-        stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
-        json: Annotated[
-            bool, typer.Option("--json", help="Print the network, addresses and lines as JSON")
-        ] = False,
-    ) -> None:
-        """Print /etc/hosts, /etc/networks, dnsmasq, Postfix and Sendmail lines for the stack's
-        fixed IPs, and the reload lines for certificate renewal."""
-        from stackctl import console
-        from stackctl.allocate import docker_networks_or_none
-        from stackctl.commands.options import engine_or_unknown, site
-        from stackctl.hostglue import snippets
-        from stackctl.stack import network_plan, open_stack
-
-        settings = site()
-        loaded = open_stack(stack, settings)
-        plan = network_plan(loaded, docker_networks_or_none(engine_or_unknown()) or {})
-        reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
-        text = snippets(
-            plan.name,
-            plan.subnet,
-            plan.gateway,
-            dict(plan.ips),
-            stack,
-            [r for r in reloads if r],
-            prefix=settings.name_prefix,
-        )
-        if json:
-            console.print_json(
+            shown.append(
                 {
-                    "stack": stack,
-                    "network": plan.name,
-                    "subnet": plan.subnet,
-                    "gateway": plan.gateway,
-                    "ips": {
-                        settings.names(stack).container(service): ip
-                        for service, ip in plan.ips.items()
-                    },
-                    "text": text,
+                    "dialect": name,
+                    "files": [
+                        {"file": f, "destination": str(places[f]), "text": t}
+                        for f, t in files.items()
+                    ],
+                    "written": written,
+                    "needs": needs,
                 }
             )
-            return
-        console.out.print(text, markup=False, highlight=False, end="")
+            continue
+        console.err.print(f"{name} needs:", markup=False)
+        for line in needs:
+            console.err.print(f"  - {line}", markup=False, highlight=False)
+    if json:
+        console.print_json(shown)
+
+
+def host_snippets(
+    stack: Annotated[str, typer.Argument(help="Stack name, e.g. ente")],
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the network, addresses and lines as JSON")
+    ] = False,
+) -> None:
+    """Print /etc/hosts, /etc/networks, dnsmasq, Postfix and Sendmail lines for the stack's
+    fixed IPs, and the reload lines for certificate renewal."""
+    from stackctl import console
+    from stackctl.allocate import docker_networks_or_none
+    from stackctl.commands.options import engine_or_unknown, site
+    from stackctl.hostglue import snippets
+    from stackctl.stack import network_plan, open_stack
+
+    settings = site()
+    loaded = open_stack(stack, settings)
+    plan = network_plan(loaded, docker_networks_or_none(engine_or_unknown()) or {})
+    reloads = [RELOADS.get(settings.proxy, ""), "postfix reload"]
+    text = snippets(
+        plan.name,
+        plan.subnet,
+        plan.gateway,
+        dict(plan.ips),
+        stack,
+        [r for r in reloads if r],
+        prefix=settings.name_prefix,
+    )
+    if json:
+        console.print_json(
+            {
+                "stack": stack,
+                "network": plan.name,
+                "subnet": plan.subnet,
+                "gateway": plan.gateway,
+                "ips": {
+                    settings.names(stack).container(service): ip for service, ip in plan.ips.items()
+                },
+                "text": text,
+            }
+        )
+        return
+    console.out.print(text, markup=False, highlight=False, end="")
 
 
 def _vhosts(stack: str, settings: Site) -> tuple[Stack, list[VirtualHost]]:
@@ -198,3 +193,13 @@ def _write(
                 path = escape(done[-1]["path"])
                 console.info(f"[{change.action}]{change.action}[/] {path}")
     return done
+
+
+def register(app: typer.Typer) -> None:
+    # the annotations above name typer; they are read here, when typer builds the commands,
+    # so running a command from its cached description never imports typer
+    global typer
+    import typer
+
+    app.command("proxy")(proxy)
+    app.command("host-snippets")(host_snippets)

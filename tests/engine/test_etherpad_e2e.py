@@ -3,9 +3,9 @@ real apps built from upstream source, on real MariaDB, deployed by stackctl on t
 engine, reached through the real nginx and Apache running the recipe's own proxy snippets
 with TLS from the test CA, in the seed's layout: https://meet.test.lan/pad/ and /whitepad/.
 
-One stack is deployed for the module (a cold Etherpad start takes a while); the tests run in
-order: a deploy killed during the database step, its resume and a no-op deploy come first,
-the restart last.
+One stack is deployed for the module (a cold Etherpad start takes a while), by the first test
+that asks for it: a deploy killed during the database step, its resume and a no-op deploy. Each
+test writes what it reads, so any one of them passes alone.
 """
 
 from __future__ import annotations
@@ -102,6 +102,65 @@ def journal(site: dict) -> dict:
     return json.loads((site["dir"] / ".stackctl" / "state.json").read_text())["journal"]
 
 
+def container_ids(services: tuple[str, ...]) -> dict[str, str]:
+    return {s: docker("inspect", "-f", "{{.Id}}", NAMES.container(s)).stdout for s in services}
+
+
+def kill_during_the_database_step(site: dict) -> None:
+    """Start a deploy and SIGKILL it while the journal says the database step has started."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stackctl", "deploy", "etherpad", "--wait", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        start_new_session=True,  # the whole group dies, compose CLI included
+    )
+    state = site["dir"] / ".stackctl" / "state.json"
+    deadline = time.monotonic() + 300
+    try:
+        while not (
+            state.exists() and journal(site).get("mariadb-database", {}).get("status") == "started"
+        ):
+            if process.poll() is not None:
+                pytest.fail(f"deploy ended first:\n{process.stdout.read().decode()}")
+            assert time.monotonic() < deadline, "the database step never started"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def deployed(site) -> dict:
+    """The module's one deploy, made by the first test that needs the stack: killed during the
+    database step, resumed, then run again with nothing to do. What each stage saw is kept for
+    the test of the resume; the others only need the running stack."""
+    kill_during_the_database_step(site)
+    killed = {
+        "journal": journal(site)["mariadb-database"]["status"],
+        "etherpad_running": docker(
+            "ps", "-q", "--filter", f"name={NAMES.container('etherpad')}"
+        ).stdout.strip(),
+    }
+    started = time.monotonic()
+    first = deploy()
+    print(
+        f"\nEtherpad 2.5.3 + WBO + MariaDB, deploy resumed after the kill: {time.monotonic() - started:.0f}s"
+    )
+    resumed_journal = journal(site)["mariadb-database"]["status"]
+    services = ("etherpad", "wbo", "mariadb")
+    ids_before = container_ids(services)
+    second = deploy()
+    return {
+        "killed": killed,
+        "first": first,
+        "resumed_journal": resumed_journal,
+        "second": second,
+        "ids_before": ids_before,
+        "ids_after": container_ids(services),
+    }
+
+
 def sql(query: str, database: str = "") -> str:
     """A query as MariaDB's root, over its socket (tab-separated rows)."""
     script = (
@@ -122,7 +181,7 @@ def sql(query: str, database: str = "") -> str:
 
 
 @pytest.fixture(scope="module")
-def proxies(site, world) -> Iterator[dict[str, int]]:
+def proxies(site, deployed, world) -> Iterator[dict[str, int]]:
     """nginx and Apache with the rendered snippets for this stack; dialect -> HTTPS port."""
     from stackctl.recipe import get_recipe
     from stackctl.render import stack_vhosts
@@ -192,41 +251,50 @@ def until(ws, prefix: str, seconds: float = 30) -> list[str]:
     return heard
 
 
-# -- the tests, in order ----------------------------------------------------------------------
+def write_pad(world, port: int, site: dict, pad: str) -> None:
+    api(world, port, site, "createPad", padID=pad, text="first")
+    api(world, port, site, "setText", padID=pad, text=TEXT)
 
 
-def test_etherpad_2_5_3_deploy_killed_in_the_database_step_resumes_then_changes_nothing(site):
-    # killed while the database step runs: the journal says started, not done
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stackctl", "deploy", "etherpad", "--wait", "300"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-        start_new_session=True,  # the whole group dies, compose CLI included
-    )
-    state = site["dir"] / ".stackctl" / "state.json"
-    deadline = time.monotonic() + 300
-    try:
-        while not (
-            state.exists() and journal(site).get("mariadb-database", {}).get("status") == "started"
-        ):
-            if process.poll() is not None:
-                pytest.fail(f"deploy ended first:\n{process.stdout.read().decode()}")
-            assert time.monotonic() < deadline, "the database step never started"
-            time.sleep(0.05)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-    assert journal(site)["mariadb-database"]["status"] == "started"
-    assert not docker("ps", "-q", "--filter", f"name={NAMES.container('etherpad')}").stdout.strip()
+def draw(world, port: int, site: dict, board: str, shape_id: str) -> None:
+    """A rectangle drawn on a board over socket.io, waited for in WBO's saved file."""
+    shape = {
+        "tool": 3,  # rectangle
+        "type": 1,  # create
+        "id": shape_id,
+        "color": "#123456",
+        "size": 10,
+        "x": 1,
+        "y": 2,
+        "x2": 30,
+        "y2": 40,
+    }
+    path = f"/whitepad/socket.io/?EIO=4&transport=websocket&board={board}"
+    with socketio(world, port, path) as ws:
+        assert ws.recv(timeout=30).startswith("0{")
+        ws.send("40")
+        # WBO takes writes once it has sent the board's replay batch to this socket
+        heard = until(ws, '42["broadcast"')
+        assert heard[0].startswith("40"), heard
+        ws.send("42" + json.dumps(["broadcast", shape]))
+        saved = site["data"] / "wbo" / f"board-{board}.svg"
+        deadline = time.monotonic() + 30  # WBO saves every 2 s
+        while not (saved.exists() and shape_id in saved.read_text()):
+            assert time.monotonic() < deadline, f"{saved} holds no {shape_id}"
+            time.sleep(0.5)
 
-    started = time.monotonic()
-    first = deploy()
-    print(
-        f"\nEtherpad 2.5.3 + WBO + MariaDB, deploy resumed after the kill: {time.monotonic() - started:.0f}s"
-    )
+
+# -- the tests ------------------------------------------------------------------------------------
+
+
+def test_etherpad_2_5_3_deploy_killed_in_the_database_step_resumes_then_changes_nothing(
+    site, deployed
+):
+    # killed while the database step ran: the journal said started, not done
+    assert deployed["killed"] == {"journal": "started", "etherpad_running": ""}
+    first = deployed["first"]
     assert first["outcome"]["mariadb-database"][0] == "changed", first["outcome"]
-    assert journal(site)["mariadb-database"]["status"] == "done"
+    assert deployed["resumed_journal"] == "done"
     # the seed's database: utf8mb4_bin and exactly its grants
     assert (
         sql(
@@ -243,24 +311,19 @@ def test_etherpad_2_5_3_deploy_killed_in_the_database_step_resumes_then_changes_
     assert first["outcome"]["etherpad-health"][0] == "unchanged"
     assert first["outcome"]["wbo-answers"][1].endswith("/manifest.json answers 200")
 
-    ids = {
-        s: docker("inspect", "-f", "{{.Id}}", NAMES.container(s)).stdout
-        for s in ("etherpad", "wbo", "mariadb")
-    }
-    second = deploy()
+    second = deployed["second"]
     assert not second["changed"], second
     assert second["containers_changed"] == [] and second["secrets_created"] == []
     assert {f["action"] for f in second["files"] + second["proxy_files"]} == {"identical"}
     assert second["outcome"]["mariadb-database"] == ("skipped", "done earlier")
-    assert ids == {s: docker("inspect", "-f", "{{.Id}}", NAMES.container(s)).stdout for s in ids}
+    assert deployed["ids_before"] == deployed["ids_after"]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_etherpad_2_5_3_pad_written_and_read_through_the_proxy(site, proxies, world, dialect):
     port = proxies[dialect]
     pad = f"{PAD}-{dialect}"
-    api(world, port, site, "createPad", padID=pad, text="first")
-    api(world, port, site, "setText", padID=pad, text=TEXT)
+    write_pad(world, port, site, pad)
     assert api(world, port, site, "getText", padID=pad)["text"] == TEXT + "\n"
     # a wrong key is refused through the proxy too
     reply = get(world, port, f"/pad/api/1.2.13/getText?apikey=wrong&padID={pad}")
@@ -328,37 +391,18 @@ def test_wbo_2_17_0_serves_a_board_and_keeps_a_drawing(site, proxies, world, dia
     page = get(world, port, f"/whitepad/boards/{board}")
     assert page.status == 200 and b"/whitepad/" in page.body  # WBO_BASE_PATH in its links
     assert not page.header_values("X-Frame-Options")  # it is framed by the pad
-    shape = {
-        "tool": 3,  # rectangle
-        "type": 1,  # create
-        "id": f"rect-{dialect}",
-        "color": "#123456",
-        "size": 10,
-        "x": 1,
-        "y": 2,
-        "x2": 30,
-        "y2": 40,
-    }
-    path = f"/whitepad/socket.io/?EIO=4&transport=websocket&board={board}"
-    with socketio(world, port, path) as ws:
-        assert ws.recv(timeout=30).startswith("0{")
-        ws.send("40")
-        # WBO takes writes once it has sent the board's replay batch to this socket
-        heard = until(ws, '42["broadcast"')
-        assert heard[0].startswith("40"), heard
-        ws.send("42" + json.dumps(["broadcast", shape]))
-        saved = site["data"] / "wbo" / f"board-{board}.svg"
-        deadline = time.monotonic() + 30  # WBO saves every 2 s
-        while not (saved.exists() and shape["id"] in saved.read_text()):
-            assert time.monotonic() < deadline, f"{saved} holds no {shape['id']}"
-            time.sleep(0.5)
+    draw(world, port, site, board, f"rect-{dialect}")
 
 
 def test_etherpad_2_5_3_and_wbo_2_17_0_restart_keeps_pads_in_the_database_and_boards_on_disk(
     site, proxies, world
 ):
+    # its own pads and boards, written before the restart (no other test's are relied on)
+    for dialect in DIALECTS:
+        write_pad(world, proxies[dialect], site, f"{PAD}-kept-{dialect}")
+        draw(world, proxies[dialect], site, f"{BOARD}-kept-{dialect}", f"rect-kept-{dialect}")
     services = ("etherpad", "wbo", "mariadb")
-    before = {s: docker("inspect", "-f", "{{.Id}}", NAMES.container(s)).stdout for s in services}
+    before = container_ids(services)
     done = stackctl("down", "etherpad")
     assert done.returncode == 0, done.stdout + done.stderr
     assert not docker("ps", "-q", "--filter", f"name={NAMES.container('etherpad')}").stdout.strip()
@@ -370,7 +414,7 @@ def test_etherpad_2_5_3_and_wbo_2_17_0_restart_keeps_pads_in_the_database_and_bo
         state = docker("inspect", "-f", "{{.State.Status}}", NAMES.container(service)).stdout
         assert state.strip() == "running"
     for dialect in DIALECTS:
-        pad = f"{PAD}-{dialect}"
+        pad = f"{PAD}-kept-{dialect}"
         # the same API key after a new container: the mounted APIKEY.txt
         assert api(world, proxies[dialect], site, "getText", padID=pad)["text"] == TEXT + "\n"
         row = json.loads(sql(f"SELECT value FROM store WHERE `key` = 'pad:{pad}'", "etherpad"))
@@ -380,10 +424,10 @@ def test_etherpad_2_5_3_and_wbo_2_17_0_restart_keeps_pads_in_the_database_and_bo
             f"SELECT HEX(value) LIKE '%F09F9A80%' FROM store WHERE `key` = 'pad:{pad}'", "etherpad"
         )
         assert rocket == "1"
-        board = site["data"] / "wbo" / f"board-{BOARD}-{dialect}.svg"
-        assert f"rect-{dialect}" in board.read_text()
-        svg = get(world, proxies[dialect], f"/whitepad/boards/{BOARD}-{dialect}.svg")
-        assert svg.status == 200 and f"rect-{dialect}".encode() in svg.body
+        board = site["data"] / "wbo" / f"board-{BOARD}-kept-{dialect}.svg"
+        assert f"rect-kept-{dialect}" in board.read_text()
+        svg = get(world, proxies[dialect], f"/whitepad/boards/{BOARD}-kept-{dialect}.svg")
+        assert svg.status == 200 and f"rect-kept-{dialect}".encode() in svg.body
     owner = (site["data"] / "wbo").stat()
     assert (owner.st_uid, owner.st_gid) == (1000, 1000)
     collation = sql(

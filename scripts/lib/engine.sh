@@ -24,6 +24,8 @@ ENGINE_DOCKERD_TIMEOUT="${STACKCTL_DOCKERD_TIMEOUT:-60}"
 ENGINE_TRIXIE_LIST=/etc/apt/sources.list.d/stackctl-trixie.list
 ENGINE_TRIXIE_PIN=/etc/apt/preferences.d/stackctl-trixie
 ENGINE_PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+# where Debian's docker packages put their CLI plugins (set after sourcing to look elsewhere)
+ENGINE_PLUGIN_SOURCE_DIRS=(/usr/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins)
 
 engine_log() { printf '[engine] %s\n' "$*" >&2; }
 
@@ -78,6 +80,13 @@ engine_have_compose_v2() {
     esac
 }
 
+# True for a file name the docker CLI takes as a plugin: docker-NAME, NAME a lower
+# case letter then lower case letters and digits (the CLI plugin spec). A package
+# manager's leftover (docker-compose.dpkg-old, docker-compose~) never matches.
+engine_is_plugin_name() {
+    [[ "$1" =~ ^docker-[a-z][a-z0-9]*$ ]]
+}
+
 # Any docker client on PATH (e.g. a newer one in /usr/local/bin) must find the
 # compose and buildx plugins that Debian installs in /usr/libexec.
 engine_link_plugins() {
@@ -86,10 +95,11 @@ engine_link_plugins() {
         return 0
     fi
     local dir plugin linked=""
-    for dir in /usr/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins; do
+    for dir in "${ENGINE_PLUGIN_SOURCE_DIRS[@]}"; do
         [ -d "$dir" ] || continue
         for plugin in "$dir"/docker-*; do
-            [ -x "$plugin" ] || continue
+            [ -f "$plugin" ] && [ -x "$plugin" ] || continue
+            engine_is_plugin_name "$(basename "$plugin")" || continue
             engine_sudo mkdir -p "$ENGINE_PLUGIN_DIR"
             engine_sudo ln -sfn "$plugin" "$ENGINE_PLUGIN_DIR/$(basename "$plugin")"
             linked=1

@@ -128,6 +128,33 @@ def _write(markup: str, stderr: bool = False) -> None:
         stream.flush()
 
 
+# rich replaces an emoji code in text printed without markup too: a match of its pattern is
+# unsure when its name, lowercased, is made only of characters rich's emoji names use
+_EMOJI_CODE = re.compile(r"(:(\S*?)(?:(?:\-)(emoji|text))?:)")
+_EMOJI_NAME = re.compile(r"[a-z0-9_!#&()*+.\-\u2019\xe3\xe5\xe7\xe9\xed\xf4]+")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # rich strips or expands these
+
+
+def _plain_literal(text: str) -> bool:
+    """Whether rich would write the text unchanged when it prints it without markup."""
+    if _CONTROL.search(text):
+        return False
+    return not any(_EMOJI_NAME.fullmatch(m.group(2).lower()) for m in _EMOJI_CODE.finditer(text))
+
+
+def literal(text: str, stderr: bool = False, end: str = "\n") -> None:
+    """Text printed as it is, no markup read in it (a config file, a diff); tabs become
+    spaces, to the next multiple of 8 columns, as rich prints them."""
+    stream = sys.stderr if stderr else sys.stdout
+    # in ASCII a character is a column, so str.expandtabs counts as rich does
+    shown = text.expandtabs(8) if "\t" in text and text.isascii() else text
+    if _plain_stream(stream) and _plain_literal(shown):
+        stream.write(shown + end)
+        stream.flush()
+    else:
+        _rich(stderr).print(text, markup=False, highlight=False, end=end)
+
+
 def info(message: str) -> None:
     _write(message)
 

@@ -27,6 +27,23 @@ LINES = [
 ]
 
 
+LITERALS = [
+    "",
+    "server {\n    listen 443 ssl;\n    location ~ \\.php$ {\n"
+    "        proxy_pass http://127.0.0.1:3000;\n    }\n}\n",
+    "listen [::1]:8080; and :: and a:b:c and 12:30:45",
+    "[bold]not markup[/] and [ok]x[/ok] and \\[escaped]",
+    ":smile: and :Thumbs_Up: and :+1: and :smile-text: here",
+    "header X-Upgrade:websocket:yes and :no such emoji:",
+    "trailing spaces   \n\n  indented\n",
+    "a tab\there",
+    "{\n\treverse_proxy 10.0.0.2 {\n\t\theader_up Host {host}\n\t}\n1234567\tx\t\t\n",
+    "tabs after wide text: 漢字\tx",
+    "a carriage\rreturn",
+    "wide 漢字 and bullets ••••",
+]
+
+
 @pytest.fixture
 def fresh_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     """rich consoles made anew for each case (they read $COLUMNS when made)."""
@@ -51,6 +68,28 @@ def test_a_line_is_written_as_rich_writes_it(line, capsys, monkeypatch, fresh_ri
     for write in (console.info, console.ok, console.warn, console.step):
         ours, by_rich = _both(capsys, monkeypatch, lambda w=write: w(line))
         assert ours == by_rich, write.__name__
+
+
+@pytest.mark.parametrize("text", LITERALS)
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_literal_text_is_written_as_rich_writes_it(text, end, capsys, monkeypatch, fresh_rich):
+    capsys.readouterr()
+    console.literal(text, end=end)
+    console.literal(text, stderr=True, end=end)
+    ours = capsys.readouterr()
+    with monkeypatch.context() as patched:
+        patched.setattr(console, "_plain_literal", lambda text: False)
+        console.literal(text, end=end)
+        console.literal(text, stderr=True, end=end)
+    by_rich = capsys.readouterr()
+    assert (ours.out, ours.err) == (by_rich.out, by_rich.err)
+
+
+def test_a_proxy_config_needs_no_rich():
+    assert console._plain_literal(LITERALS[1])
+    assert not console._plain_literal(LITERALS[8])  # a tab: literal() expands it first
+    assert console._plain_literal(LITERALS[8].expandtabs(8))
+    assert not console._plain_literal(LITERALS[4])
 
 
 def test_an_error_and_its_hint_as_rich_writes_them(capsys, monkeypatch, fresh_rich):
@@ -115,7 +154,17 @@ def test_a_terminal_or_forced_colour_goes_to_rich(monkeypatch):
     assert console._plain_stream(Terminal())
 
 
-@pytest.mark.parametrize("argv", [["recipes"], ["secrets", "show", "ente"], ["plan", "ente"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["recipes"],
+        ["secrets", "show", "ente"],
+        ["plan", "ente"],
+        ["config"],
+        ["proxy", "ente", "--dialect", "nginx"],
+        ["host-snippets", "ente"],
+    ],
+)
 def test_engine_free_commands_load_neither_rich_typer_nor_jinja(argv, tmp_path, site_file):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env["STACKCTL_CONFIG"] = str(site_file())  # a long stacks path: a title wider than its table

@@ -25,7 +25,7 @@ def _show(plan: StackPlan, diff: bool) -> None:
         if diff and change.action in ("update", "conflict"):
             from stackctl.masking import masked_diff
 
-            console.out.print(masked_diff(change, secret_names), markup=False, highlight=False)
+            console.literal(masked_diff(change, secret_names))
 
 
 def _as_json(plan: StackPlan) -> dict[str, Any]:

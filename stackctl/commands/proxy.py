@@ -83,8 +83,8 @@ def proxy(
             places = proxies.destinations(name, stack, list(files))
             if not json:
                 for file, text in files.items():
-                    console.out.print(f"# ==> {places[file]} ({name})", markup=False)
-                    console.out.print(text, markup=False, highlight=False, end="")
+                    console.literal(f"# ==> {places[file]} ({name})")
+                    console.literal(text, end="")
         needs = list(proxies.needs(name, vhosts, stack, proxy_site))
         if json:
             shown.append(
@@ -99,9 +99,9 @@ def proxy(
                 }
             )
             continue
-        console.err.print(f"{name} needs:", markup=False)
+        console.literal(f"{name} needs:", stderr=True)
         for line in needs:
-            console.err.print(f"  - {line}", markup=False, highlight=False)
+            console.literal(f"  - {line}", stderr=True)
     if json:
         console.print_json(shown)
 
@@ -147,7 +147,7 @@ def host_snippets(
             }
         )
         return
-    console.out.print(text, markup=False, highlight=False, end="")
+    console.literal(text, end="")
 
 
 def _vhosts(stack: str, settings: Site) -> tuple[Stack, list[VirtualHost]]:

@@ -306,3 +306,62 @@ def test_mastodon_comes_back_without_a_second_owner(mastodon, run_cli, tmp_path)
     assert not (stack / ".stackctl" / "restore").exists() or not any(
         (stack / ".stackctl" / "restore").iterdir()
     )
+
+
+def test_a_deploy_killed_while_putting_objects_back_goes_on_without_putting_one_twice(
+    ente_site, run_cli, tmp_path
+):
+    deploy_json(run_cli)
+    s3 = s3_client(ente_site)
+    objects = {
+        ("b2-eu-cen", f"1580559962386438/resumed-{n}"): os.urandom(20_000 + n * 3000)
+        for n in range(40)
+    }
+    for (bucket, key), data in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    pw = tmp_path / "pw"
+    pw.write_text(PASSPHRASE)
+    archive = tmp_path / "backups" / "ente.tar.zst.age"
+    done = run_cli("backup", "ente", "--passphrase-file", str(pw), "-o", str(archive))
+    assert done.exit_code == 0, done.stderr
+    destroy_everything(ente_site, None)
+    restored = run_cli("restore", str(archive), "--passphrase-file", str(pw))
+    assert restored.exit_code == 0, restored.stderr
+
+    # the first deploy is killed once the journal lists a few objects put back
+    journal = ente_site["stack_dir"] / ".stackctl" / "restore" / "s3" / ".index-minio.json.done"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stackctl", "deploy", "ente", "--wait", "180"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the whole group dies, compose CLI included
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not (journal.exists() and journal.read_text().count("\n") >= 5):
+            if process.poll() is not None:
+                pytest.fail(f"deploy ended first:\n{process.stdout.read().decode()}")
+            assert time.monotonic() < deadline, "no object was put back"
+            time.sleep(0.002)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    put_before_the_kill = {json.loads(line) for line in journal.read_text().splitlines()}
+    assert 5 <= len(put_before_the_kill) < len(objects), "the kill came after the last object"
+    minio = docker("inspect", "-f", "{{.Id}}", NAMES.container("minio")).stdout
+
+    deploy_json(run_cli)
+
+    for (bucket, key), data in objects.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data, key
+    assert not journal.exists()
+    # the S3 server's own request log, one container across both deploys: an object journaled
+    # before the kill is never sent again; at most the one in flight at the kill is sent twice
+    assert docker("inspect", "-f", "{{.Id}}", NAMES.container("minio")).stdout == minio
+    shown = docker("logs", NAMES.container("minio"))
+    log = shown.stdout + shown.stderr
+    puts = {key: log.count(f'"PUT /{bucket}/{key} HTTP') for bucket, key in objects}
+    journaled = {k for k in puts if f"s3/ente/b2-eu-cen/{k}" in put_before_the_kill}
+    assert len(journaled) == len(put_before_the_kill)
+    assert all(puts[k] == 1 for k in journaled), puts
+    assert all(puts[k] >= 1 for k in puts) and sum(puts.values()) <= len(objects) + 1, puts

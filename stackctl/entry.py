@@ -44,8 +44,12 @@ def _cache_path(kind: str, shape: str = "") -> str | None:
             if entry.name.endswith(".py"):
                 info = entry.stat()
                 digest.update(f"{entry.path}|{info.st_mtime_ns}|{info.st_size}".encode())
+    return os.path.join(_cache_folder(), f"{kind}-{digest.hexdigest()[:20]}")
+
+
+def _cache_folder() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "stackctl", f"{kind}-{digest.hexdigest()[:20]}")
+    return os.path.join(base, "stackctl")
 
 
 def _cached_help(path: str) -> str | None:
@@ -109,8 +113,11 @@ def main() -> None:
             sys.stdout.write(text)
             return
         _render_and_store(path)
-    from stackctl import dispatch
+    from stackctl import dataclass_code, dispatch
 
+    # keyed on the interpreter alone: the code of a text depends on nothing else
+    python = hashlib.sha256(sys.version.encode()).hexdigest()[:20]
+    dataclass_code.install(os.path.join(_cache_folder(), f"dataclass-code-{python}"))
     call = dispatch.resolve(_description(_cache_path("commands.json")), args)
     if call is not None:
         from stackctl import boundary

@@ -95,3 +95,17 @@ def store(path: Path, recipe: Recipe) -> None:
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only home only costs speed
+
+
+def clean_mark(folder: Path) -> Path:
+    """The mark left when `recipes check` found no problem in the folder's files as they are
+    now (the same key as the checked recipe: any change there makes a new one)."""
+    return cache_root() / "recipes" / f"{folder_digest(folder)[:32]}.clean"
+
+
+def mark_clean(mark: Path) -> None:
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mark.touch()
+    except OSError:
+        pass  # a read-only home only costs speed

@@ -327,6 +327,20 @@ def _is_settings(node: Any) -> bool:
     return isinstance(node, nodes.Name) and node.name == "settings"
 
 
+def check_folder_once(folder: Path) -> list[Problem]:
+    """check_folder, answered without checking when these very files passed it before: the
+    checks and the render read nothing but the folder and stackctl's own files."""
+    from stackctl import recipe_cache
+
+    mark = recipe_cache.clean_mark(folder)  # keyed before any file is read
+    if mark.is_file():
+        return []
+    found = check_folder(folder)
+    if not found:
+        recipe_cache.mark_clean(mark)
+    return found
+
+
 def check_folder(folder: Path) -> list[Problem]:
     """Everything `stackctl recipes check` reports for one folder: its file, its code, its
     keys, then a render with default settings and stand-in secrets."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl import registry, secrets
+from stackctl import recipe_check, registry, secrets
 from stackctl.errors import RecipeError
 from stackctl.recipe import Secret, load_recipe
 from stackctl.recipe_check import check_folder
@@ -182,3 +182,22 @@ def test_every_shipped_recipe_passes_the_check_render_included():
 
     for recipe in all_recipes().values():
         assert check_folder(recipe.folder) == [], recipe.name
+
+
+def test_a_folder_that_passed_is_not_checked_again_until_a_file_changes(
+    greeter, run_cli, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = run_cli("recipes", "check", str(greeter))
+    checked: list[Path] = []
+    real = recipe_check.check_folder
+    monkeypatch.setattr(recipe_check, "check_folder", lambda f: checked.append(f) or real(f))
+    again = run_cli("recipes", "check", str(greeter))
+    assert (again.exit_code, again.stdout) == (first.exit_code, first.stdout) == (0, first.stdout)
+    assert checked == [] and "no problems" in again.stdout
+    edit(greeter, 'kind = "text"', 'kind = "txt"')
+    broken = run_cli("recipes", "check", str(greeter))
+    assert broken.exit_code == 1 and "settings.greeting.kind" in broken.stderr
+    assert checked == [greeter]
+    twice = run_cli("recipes", "check", str(greeter), str(greeter))
+    assert twice.exit_code == 1 and checked == [greeter] * 3  # several: checked every time

@@ -81,7 +81,7 @@ def check(
     from stackctl import console
     from stackctl.console import escape
     from stackctl.errors import RecipeError
-    from stackctl.recipe_check import check_folder
+    from stackctl.recipe_check import check_folder, check_folder_once
 
     folders = [
         folder
@@ -92,7 +92,10 @@ def check(
             else sorted(f for f in path.iterdir() if (f / "recipe.toml").is_file()) or [path]
         )
     ]
-    problems = [problem for folder in folders for problem in check_folder(folder)]
+    # one folder's check reads only its files and stackctl's, so a pass is kept; with several,
+    # the kinds each registers may clash with a later one's, so all are checked every time
+    checked = check_folder_once if len(folders) == 1 else check_folder
+    problems = [problem for folder in folders for problem in checked(folder)]
     for problem in problems:
         console.err.print(f"[red]✗[/] {escape(str(problem))}")
     if problems:

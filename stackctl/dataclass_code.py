@@ -38,8 +38,8 @@ def cached_exec(source: Any, globals: Any = None, locals: Any = None, /) -> None
 
 def load(path: str) -> None:
     try:
-        with open(path, "rb") as handle:
-            stored = marshal.load(handle)
+        with open(path, "rb") as handle:  # marshal.load(handle) reads in small pieces: slower
+            stored = marshal.loads(handle.read())
     except (OSError, EOFError, ValueError, TypeError):
         return  # none yet, or damaged: compiled again and stored anew
     if isinstance(stored, dict):
@@ -57,7 +57,7 @@ def save(path: str) -> None:
             kept = {**_known, **_new}
             if len(kept) > LIMIT:
                 kept = {text: kept[text] for text in _used}
-            marshal.dump(kept, handle)
+            handle.write(marshal.dumps(kept))
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only home only costs speed

@@ -27,7 +27,8 @@ from stackctl.engine_fake import FakeEngine
 from stackctl.recipe import use_recipe_paths
 from stackctl.stack import open_stack
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "recipes" / "example" / "greeter"
+from .greeter import greeter_with_dumped_db
+
 DUMP = b"-- a database dump\n" + b"INSERT INTO t VALUES (1);\n" * 5000
 PASSPHRASE = "correct horse battery staple"
 
@@ -36,13 +37,7 @@ PASSPHRASE = "correct horse battery staple"
 def world(site_file, tmp_path: Path, monkeypatch) -> Iterator[dict]:
     """A deployed greeter whose `web` owns a dumped database folder and a files folder."""
     recipes = tmp_path / "recipes"
-    shutil.copytree(EXAMPLE, recipes / "greeter")
-    toml = recipes / "greeter" / "recipe.toml"
-    text = toml.read_text().replace('app_version = "1"', 'app_version = "1"\ndata_dirs = ["db"]')
-    text = text.replace(
-        'role = "answers', 'backup = { method = "postgres-dump", data = ["db"] }\nrole = "answers'
-    )
-    toml.write_text(text)
+    greeter_with_dumped_db(recipes)
     monkeypatch.setattr(age, "SCRYPT_WORK", 10)  # a test need not cost a second per key
     config = site_file(extra=f'recipe_paths = ["{recipes}"]\n[stacks.greeter]\nport = 18089\n')
     engine = FakeEngine(stream_output=DUMP)

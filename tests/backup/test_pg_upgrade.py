@@ -9,7 +9,6 @@ of the data folder `db`); the [images] map names the Postgres image it runs.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from stackctl.engine import ExecResult
 from stackctl.engine_fake import FakeEngine
 from stackctl.stack import open_stack
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "recipes" / "example" / "greeter"
+from .greeter import greeter_with_dumped_db
+
 DUMP = b"-- pg_dumpall\n" + b"INSERT INTO t VALUES (1);\n" * 1000
 OLD, NEW, MINOR = "example/pg:15.4", "example/pg:17.2", "example/pg:15.8"
 PGDATA = "/var/lib/postgresql/data"
@@ -51,13 +51,7 @@ class Postgres:
 def world(site_file, tmp_path: Path, monkeypatch) -> Iterator[dict]:
     """A greeter deployed on Postgres 15, its folder `db` written by Postgres 15."""
     recipes = tmp_path / "recipes"
-    shutil.copytree(EXAMPLE, recipes / "greeter")
-    toml = recipes / "greeter" / "recipe.toml"
-    text = toml.read_text().replace('app_version = "1"', 'app_version = "1"\ndata_dirs = ["db"]')
-    text = text.replace(
-        'role = "answers', 'backup = { method = "postgres-dump", data = ["db"] }\nrole = "answers'
-    )
-    toml.write_text(text)
+    greeter_with_dumped_db(recipes)
     extra = f'recipe_paths = ["{recipes}"]\n[stacks.greeter]\nport = 18089\n'
 
     def pin(image: str) -> None:

@@ -26,7 +26,8 @@ from stackctl.s3 import S3Endpoint, S3Error
 from stackctl.stack import open_stack
 
 from .fake_s3 import FakeS3
-from .test_backup_flow import EXAMPLE, PASSPHRASE, members
+from .greeter import EXAMPLE
+from .test_backup_flow import PASSPHRASE, members
 
 KEY, SECRET = "test-key", "a secret key for the test server"
 OBJECTS = {
